@@ -1,0 +1,135 @@
+"""The ``hallwatch`` command: run all services in one process, or one service alone."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import uvicorn
+from fastapi import APIRouter
+
+from hallwatch.calendar import YearRules
+from services.common.settings import Settings, SettingsError, load_settings
+from services.common.web import create_app
+
+log = logging.getLogger("hallwatch")
+
+
+def _serve_http(routers: list[APIRouter], host: str, port: int) -> None:
+    uvicorn.run(create_app(*routers), host=host, port=port, log_level="warning")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from services.intake.service import build as build_intake
+    from services.projections.service import build as build_projections
+
+    intake = build_intake(settings)
+    projections = build_projections(settings, log_app=intake.store)
+    projections.start()
+    if not settings.embedded:
+        from services.intake.relay import Relay, producer
+
+        relay = Relay(intake.store, producer(settings.kafka_bootstrap), settings.hall_topic)
+        threading.Thread(target=relay.run, args=(projections.stop,), daemon=True).start()
+    mode = "embedded" if settings.embedded else "kafka"
+    print(f"hallwatch serving on http://{args.host}:{args.port} ({mode})", flush=True)
+    _serve_http([intake.router, projections.router], args.host, args.port)
+    projections.stop.set()
+
+
+def cmd_intake(settings: Settings, args: argparse.Namespace) -> None:
+    from services.intake.service import build
+
+    _serve_http([build(settings).router], args.host, args.port)
+
+
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
+    from services.intake.relay import Relay, producer
+    from services.intake.store import HallStore
+
+    _require_kafka(settings)
+    stop = _stop_on_signals()
+    relay = Relay(HallStore(settings, settings.now()), producer(settings.kafka_bootstrap),
+                  settings.hall_topic)
+    print(f"relay publishing to {settings.hall_topic} from position {relay.position()}",
+          flush=True)
+    relay.run(stop, settings.poll_seconds)
+
+
+def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
+    from services.projections.service import build
+
+    _require_kafka(settings)
+    projections = build(settings)
+    projections.start()
+    _serve_http([projections.router], args.host, args.port)
+    projections.stop.set()
+
+
+def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
+    from services.intake.store import HallStore
+
+    try:
+        rules = YearRules.from_dict(json.loads(Path(args.file).read_text()))
+    except (OSError, ValueError) as error:
+        sys.exit(f"hallwatch calendar load: {args.file}: {error}")
+    store = HallStore(settings, settings.now())
+    recomputed = store.load_calendar_year(rules, loaded_by="cli")
+    print(f"loaded {rules.version}; recomputed {len(recomputed)} provisional deadlines")
+
+
+def cmd_keygen(settings: Settings, args: argparse.Namespace) -> None:
+    print(base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+def _require_kafka(settings: Settings) -> None:
+    if settings.embedded:
+        sys.exit("HALLWATCH_KAFKA_BOOTSTRAP: must be set to run this service alone "
+                 "(or use `hallwatch serve` for the embedded mode)")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hallwatch", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    for name, func, port in (("serve", cmd_serve, 8000), ("intake", cmd_intake, 8001),
+                             ("projections", cmd_projections, 8002)):
+        p = sub.add_parser(name)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=port)
+        p.set_defaults(func=func)
+    sub.add_parser("relay").set_defaults(func=cmd_relay)
+    sub.add_parser("keygen", help="print a new AES key for HALLWATCH_CIPHER_KEY"
+                   ).set_defaults(func=cmd_keygen)
+    calendar = sub.add_parser("calendar").add_subparsers(dest="action", required=True)
+    load = calendar.add_parser("load", help="load an official holiday notice (JSON)")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_calendar_load)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        sys.exit(f"hallwatch: invalid settings: {error}")
+    args.func(settings, args)
+
+
+if __name__ == "__main__":
+    main()

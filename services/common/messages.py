@@ -1,0 +1,78 @@
+"""The one published form of a stored event: a CloudEvent with hallwatch extensions.
+
+The relay sends it to Kafka and the embedded log source hands the same dict to the
+consumers, so supervision and projections run the same code either way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+
+from hallwatch.case import Case
+from hallwatch.catalogue import TYPE_PREFIX, masked
+from hallwatch.hall import HallStream
+
+_CASE_FACTS = (Case.Opened, Case.FactRecorded)  # type: ignore[attr-defined]
+_STREAM_FACTS = (HallStream.Opened, HallStream.FactRecorded)  # type: ignore[attr-defined]
+_RECOMPUTED = Case.DeadlineRecomputed  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One event as a consumer sees it, with where it came from (for commits)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    value: dict[str, Any]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str, Any] | None:
+    """The published CloudEvent for a notification, or None for internal records."""
+    event: Any = app.mapper.to_domain_event(notification)
+    extensions = {
+        "hwposition": notification.id,
+        "hwsequence": event.originator_version,
+        "hwrecordedtime": event.timestamp.isoformat(),
+    }
+    if isinstance(event, _CASE_FACTS):
+        return {**masked(event.fact), **extensions, "hwcase": _json(event.summary)}
+    if isinstance(event, _STREAM_FACTS):
+        return {**masked(event.fact), **extensions, "hwstate": _json({"state": event.state})}
+    if isinstance(event, _RECOMPUTED):
+        summary = event.summary
+        return {
+            "specversion": "1.0",
+            "id": f"recomputed-{event.originator_id}-{event.originator_version}",
+            "source": "/hallwatch",
+            "type": TYPE_PREFIX + "case.deadline_recomputed",
+            "subject": summary["case_no"],
+            "time": event.recorded_at,
+            "data": {"calendar_year": event.calendar_year},
+            **extensions,
+            "hwcase": _json(summary),
+        }
+    return None
+
+
+def kafka_headers(cloudevent: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """CloudEvents Kafka-binding headers plus the event-store position."""
+    headers = [(f"ce_{k}", str(cloudevent[k]).encode())
+               for k in ("id", "type", "source", "time", "subject")]
+    headers.append(("hw_position", str(cloudevent["hwposition"]).encode()))
+    return headers
+
+
+def message_key(cloudevent: dict[str, Any]) -> str:
+    """Case events are keyed by case number, so each case stays in one partition."""
+    return str(cloudevent["subject"])

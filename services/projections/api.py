@@ -1,0 +1,54 @@
+"""Read API for the bureau and auditors, served from the ClickHouse views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Header
+
+from hallwatch.calendar import CHINA_TZ
+from hallwatch.case import light
+from hallwatch.errors import NotFound
+from services.common.auth import Keyring, require
+from services.projections.views import Views
+
+CASE_FIELDS = ("case_no", "hall_id", "matter_code", "matter_name", "kind", "status",
+               "promised_days", "accepted_at", "due_at", "yellow_at", "provisional",
+               "window_id", "staff_id", "receipt_no", "closed_at", "supplement_due_at",
+               "supplement_pending", "office_hours", "rating")
+
+
+def _local(text: str | None) -> str | None:
+    return datetime.fromisoformat(text).astimezone(CHINA_TZ).isoformat() if text else None
+
+
+def case_body(summary: dict[str, Any], now: datetime, findings: list[dict[str, Any]]
+              ) -> dict[str, Any]:
+    body = {k: summary.get(k) for k in CASE_FIELDS}
+    for key in ("accepted_at", "due_at", "yellow_at", "closed_at", "supplement_due_at"):
+        body[key] = _local(body[key])
+    deadline = summary.get("deadline") or {}
+    body["deadline"] = {
+        "calendar": deadline.get("calendar", []),
+        "steps": deadline.get("steps", []),
+    }
+    body["light"] = light(summary, now)
+    body["findings"] = findings
+    return body
+
+
+def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
+           findings: Callable[[str], list[dict[str, Any]]]) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/v1/cases/{case_no}")
+    def get_case(case_no: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        require(keys.authenticate(authorization), "bureau", "auditor")
+        summary = views.case(case_no)
+        if summary is None:
+            raise NotFound(f"case {case_no} is unknown", "case_no")
+        return case_body(summary, clock(), findings(case_no))
+
+    return api
