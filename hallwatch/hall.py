@@ -105,14 +105,14 @@ class CalendarYear(Aggregate):
         return uuid5(NAMESPACE, f"calendar/{year}")
 
     @event("Loaded")
-    def __init__(self, year: int, rules: dict[str, Any], version: str, loaded_by: str,
-                 loaded_at: str) -> None:
+    def __init__(self, year: int, rules: dict[str, Any], calendar_version: str,
+                 loaded_by: str, loaded_at: str) -> None:
         self.year = year
         self.rules = rules
-        self.version = version
+        self.calendar_version = calendar_version
 
     @event("Reloaded")
-    def reload(self, rules: dict[str, Any], version: str, loaded_by: str, loaded_at: str
-               ) -> None:
+    def reload(self, rules: dict[str, Any], calendar_version: str, loaded_by: str,
+               loaded_at: str) -> None:
         self.rules = rules
-        self.version = version
+        self.calendar_version = calendar_version

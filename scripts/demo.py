@@ -54,11 +54,15 @@ def accepted(kind: str, days: int | None, receipt: str) -> dict:
 
 
 SCRIPT = [
-    ("case.accepted", "LY-2026-0001", "2026-09-30T09:12:00+08:00", accepted("promised", 5, "SL-1")),
-    ("case.accepted", "LY-2026-0002", "2026-09-25T14:02:00+08:00", accepted("promised", 3, "SL-2")),
-    ("case.accepted", "LY-2026-0003", "2026-10-09T09:30:00+08:00", accepted("immediate", None, "")),
+    ("case.accepted", "LY-2026-0001", "2026-09-30T09:12:00+08:00",
+     accepted("promised", 5, "SL-1")),
+    ("case.accepted", "LY-2026-0002", "2026-09-25T14:02:00+08:00",
+     accepted("promised", 3, "SL-2")),
+    ("case.accepted", "LY-2026-0003", "2026-10-09T09:30:00+08:00",
+     accepted("immediate", None, "")),
     ("case.completed", "LY-2026-0003", "2026-10-09T09:41:00+08:00", {"result": "approved"}),
-    ("case.accepted", "LY-2026-0004", "2026-10-10T10:05:00+08:00", accepted("promised", 10, "SL-4")),
+    ("case.accepted", "LY-2026-0004", "2026-10-10T10:05:00+08:00",
+     accepted("promised", 10, "SL-4")),
 ]
 
 
@@ -85,7 +89,8 @@ def main() -> None:
                 time.sleep(0.3)
         print(f"\nhallwatch (embedded: SQLite + chDB under {data_dir}) at {base}; clock {NOW}\n")
         for n, (type_, case, at, data) in enumerate(SCRIPT, 1):
-            status, body = call(base, "POST", "/v1/events", HALL_KEY, event(n, type_, case, at, data))
+            body = event(n, type_, case, at, data)
+            status, body = call(base, "POST", "/v1/events", HALL_KEY, body)
             print(f"hall   POST {type_:<16} {case}  -> {status} position {body.get('position')}")
         status, body = call(base, "POST", "/v1/events", HALL_KEY, event(1, *SCRIPT[0]))
         print(f"hall   POST (retry of demo-1)                -> {status} (idempotent)")

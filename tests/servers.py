@@ -12,6 +12,9 @@ server's log) instead of letting tests skip.
   jars listed in ``deploy/kafka/pom.xml`` (fetched once with Maven and cached,
   see ``kafka_jars()``).
 
+On a fresh Debian machine, running as root, missing pieces are installed with
+apt-get: ``postgresql``, ``maven`` and ``default-jre-headless``.
+
 Run ``python -m tests.servers`` to start both by hand; Ctrl-C stops them.
 """
 
@@ -25,6 +28,7 @@ import fcntl
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -241,10 +245,14 @@ def kafka_jars() -> Path:
             return libs
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise ServerStartError(
-                "Maven (mvn) is needed once to download the Kafka broker jars into "
-                f"{libs}, but it is not on PATH. Install it (apt-get install -y maven)."
+            _apt_install(
+                ["maven"],
+                f"Maven (mvn) is needed once to download the Kafka jars into {libs} "
+                "but is not on PATH",
             )
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise ServerStartError("installed the 'maven' package but mvn is still not on PATH")
         download = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=cache))
         try:
             _run(
@@ -294,24 +302,27 @@ def _postgres_bin_dir() -> Path | None:
     return None
 
 
-def _install_postgres() -> None:
+def _apt_install(packages: Sequence[str], why: str) -> None:
+    """Install Debian packages (as root, with apt-get) or fail explaining ``why``."""
+    names = " ".join(packages)
     if not _is_root():
-        raise ServerStartError(
-            "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found under "
-            f"{POSTGRES_BIN_ROOT}/*/bin or on PATH, and installing them needs root. "
-            "Install the 'postgresql' package."
-        )
+        raise ServerStartError(f"{why}, and installing it needs root: apt-get install {names}")
     if shutil.which("apt-get") is None:
-        raise ServerStartError(
-            "PostgreSQL server binaries were not found and apt-get is not available "
-            "to install them. Install PostgreSQL and put pg_ctl on PATH."
-        )
+        raise ServerStartError(f"{why}, and apt-get is not available to install it ({names})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run(["apt-get", "update"], what="apt-get update", env=env)
     _run(
-        ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
-        what="apt-get install postgresql",
+        ["apt-get", "install", "-y", "--no-install-recommends", *packages],
+        what=f"apt-get install {names}",
         env=env,
+    )
+
+
+def _install_postgres() -> None:
+    _apt_install(
+        ["postgresql"],
+        "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found under "
+        f"{POSTGRES_BIN_ROOT}/*/bin or on PATH",
     )
 
 
@@ -331,6 +342,7 @@ class Postgres:
         self._own_run_dir = False
         self._os_user: pwd.struct_passwd | None = None
         self._started = False
+        self._used = False
 
     # -- public API
 
@@ -348,8 +360,12 @@ class Postgres:
         return self.dsn_for(name)
 
     def start(self) -> None:
+        """Create and start the cluster; an instance is started at most once."""
         if self._started:
             return
+        if self._used:
+            raise RuntimeError("this Postgres was stopped; create a new one to start again")
+        self._used = True
         try:
             self._start()
         except BaseException:
@@ -447,12 +463,16 @@ class Postgres:
             timeout=120,
         )
 
+        # pg_ctl hands the options to a shell. Unix socket paths are limited to
+        # about 107 bytes; clients here use TCP, so a too-deep directory just
+        # turns the Unix socket off.
+        socket_dir = shlex.quote(str(sockets) if len(str(sockets)) < 90 else "")
         _running.add(self)
         self._started = True
         for attempt in range(1, PORT_ATTEMPTS + 1):
             self.port = free_port()
             options = (
-                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {sockets} "
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {socket_dir} "
                 "-c fsync=off -c max_connections=200"
             )
             log_start = _log_size(log)
@@ -556,15 +576,21 @@ class Postgres:
 
 
 def _java() -> str:
+    """The ``java`` to run Kafka with (JAVA_HOME, else PATH, else apt-installed)."""
     java_home = os.environ.get("JAVA_HOME")
     if java_home and os.access(Path(java_home, "bin", "java"), os.X_OK):
         return str(Path(java_home, "bin", "java"))
     java = shutil.which("java")
     if java is None:
-        raise ServerStartError(
+        # Debian 12's default JRE is 17, the minimum for a Kafka 4 broker.
+        _apt_install(
+            ["default-jre-headless"],
             "Java 17+ is needed to run the Kafka broker, but 'java' is not on PATH "
-            "and JAVA_HOME is not set"
+            "and JAVA_HOME is not set",
         )
+        java = shutil.which("java")
+        if java is None:
+            raise ServerStartError("installed default-jre-headless but java is still not on PATH")
     return java
 
 
@@ -728,7 +754,6 @@ class Kafka:
             "-Xms256m",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.base_dir / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={self.base_dir}",
             "-cp",
             f"{libs}/*",
             "kafka.Kafka",

@@ -67,8 +67,11 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
 
 def kafka_headers(cloudevent: dict[str, Any]) -> list[tuple[str, bytes]]:
     """CloudEvents Kafka-binding headers plus the event-store position."""
-    headers = [(f"ce_{k}", str(cloudevent[k]).encode())
-               for k in ("id", "type", "source", "time", "subject")]
+    # Structured mode is signalled by content-type; the ce_ headers let brokers' tools
+    # route and filter without parsing the value.
+    headers = [("content-type", b"application/cloudevents+json; charset=UTF-8")]
+    headers += [(f"ce_{k}", str(cloudevent[k]).encode())
+                for k in ("specversion", "id", "type", "source", "time", "subject")]
     headers.append(("hw_position", str(cloudevent["hwposition"]).encode()))
     return headers
 

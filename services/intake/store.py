@@ -152,11 +152,12 @@ class HallStore(Application[UUID]):
         now = self.clock().isoformat()
         try:
             year: CalendarYear = self.repository.get(CalendarYear.create_id(rules.year))
-            year.reload(rules=rules.as_dict(), version=rules.version, loaded_by=loaded_by,
-                        loaded_at=now)
+            year.reload(rules=rules.as_dict(), calendar_version=rules.version,
+                        loaded_by=loaded_by, loaded_at=now)
         except AggregateNotFoundError:
-            year = CalendarYear(year=rules.year, rules=rules.as_dict(), version=rules.version,
-                                loaded_by=loaded_by, loaded_at=now)
+            year = CalendarYear(year=rules.year, rules=rules.as_dict(),
+                                calendar_version=rules.version, loaded_by=loaded_by,
+                                loaded_at=now)
         self.save(year)
         self.calendar = self.calendar.with_year(rules)
         recomputed = []

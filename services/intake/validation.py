@@ -4,11 +4,13 @@ docs and the AsyncAPI document describe), reporting the first error's field path
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
 
 from hallwatch.catalogue import short_type
@@ -31,13 +33,27 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+def _anchored_pattern(validator: Any, pattern: str, instance: Any, schema: Any
+                     ) -> Iterator[ValidationError]:
+    """Like ``pattern``, but an anchored ``...$`` pattern must match the whole string:
+    Python's ``$`` also matches before a final newline, which would let "C1\n" through."""
+    if not isinstance(instance, str):
+        return
+    whole = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    if not re.search(whole, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+HallValidator = validators.extend(Draft202012Validator, {"pattern": _anchored_pattern})
+
+
 @cache
-def _validator(path: Path) -> Draft202012Validator:
+def _validator(path: Path) -> Any:
     schema = json.loads(path.read_text())
-    return Draft202012Validator(schema, registry=_registry(), format_checker=FormatChecker())
+    return HallValidator(schema, registry=_registry(), format_checker=FormatChecker())
 
 
-def _first_error(validator: Draft202012Validator, instance: Any, prefix: str) -> None:
+def _first_error(validator: Any, instance: Any, prefix: str) -> None:
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         error = min(errors, key=lambda e: len(e.absolute_path))

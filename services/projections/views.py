@@ -61,7 +61,8 @@ class Views:
     # -- writing -----------------------------------------------------------------
 
     def write(self, batch: list[Message]) -> None:
-        events, cases = [], {}
+        events: list[list[Any]] = []
+        cases: dict[str, list[Any]] = {}
         for message in batch:
             ce = message.value
             summary = json.loads(ce["hwcase"]) if "hwcase" in ce else None

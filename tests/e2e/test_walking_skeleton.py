@@ -1,0 +1,173 @@
+"""A hall's events reach the bureau's view: embedded, and as separate production processes
+on PostgreSQL + Kafka + ClickHouse (chDB), including crashes and a full replay."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+
+import pytest
+from kafka import KafkaConsumer
+
+from tests.builders import accepted, completed
+from tests.conftest import BUREAU_KEY, HALL_KEY, KEYS
+from tests.e2e.procs import Service, call, dump_views, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+NOW = "fixed:2026-10-12T10:00:00+08:00"
+
+
+def case_view(url: str, case_no: str) -> dict | None:
+    status, body = call(f"{url}/v1/cases/{case_no}", "GET", BUREAU_KEY)
+    return body if status == 200 else None
+
+
+def post(url: str, body: dict) -> int:
+    status, answer = call(f"{url}/v1/events", "POST", HALL_KEY, body)
+    assert status in (200, 201), answer
+    return status
+
+
+def run_scenario(intake_url: str, query_url: str) -> None:
+    """Promised 5 working days, accepted 2026-09-30: due 2026-10-13 (Golden Week skipped)."""
+    assert post(intake_url, accepted("LY-1")) == 201
+    view = wait_for(lambda: case_view(query_url, "LY-1"), what="the case view")
+    assert view["case_no"] == "LY-1"
+    assert view["hall_id"] == "H1"
+    assert view["matter_code"] == "M0001"
+    assert view["kind"] == "promised"
+    assert view["status"] == "accepted"
+    assert view["accepted_at"] == "2026-09-30T10:00:00+08:00"
+    assert view["due_at"] == "2026-10-13T23:59:59+08:00"
+    assert view["light"] == "yellow"  # the clock says 10-12, the working day before
+    assert view["provisional"] is False
+    assert view["findings"] == []
+    post(intake_url, completed("LY-1", "2026-10-12T09:00:00+08:00"))
+    done = wait_for(lambda: (v := case_view(query_url, "LY-1")) and v["status"] == "completed"
+                    and v, what="completion")
+    assert done["light"] == "none"
+    status, _ = call(f"{query_url}/v1/cases/NOPE", "GET", BUREAU_KEY)
+    assert status == 404
+
+
+def test_embedded_serve_shows_the_case_with_its_due_date(tmp_path):
+    port = free_port()
+    serve = Service("serve", {"HALLWATCH_DATA_DIR": str(tmp_path / "var"),
+                              "HALLWATCH_KEYS": KEYS, "HALLWATCH_CLOCK": NOW},
+                    tmp_path, port).start()
+    try:
+        run_scenario(serve.url, serve.url)
+        assert (tmp_path / "var" / "events.db").exists()
+        assert (tmp_path / "var" / "chdb").is_dir()
+    finally:
+        serve.stop()
+
+
+@pytest.fixture
+def production(tmp_path, postgres, kafka):
+    """Environment for separate intake / relay / projections processes."""
+    topic = f"hall.events.{uuid.uuid4().hex[:8]}"
+    kafka.create_topic(topic, partitions=3)
+    env = {
+        "HALLWATCH_EVENT_STORE": postgres.create_database(f"e2e_{uuid.uuid4().hex[:8]}"),
+        "HALLWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "HALLWATCH_HALL_TOPIC": topic,
+        "HALLWATCH_CONSUMER_GROUP": f"e2e-{uuid.uuid4().hex[:6]}",
+        "HALLWATCH_CLICKHOUSE": f"chdb:///{tmp_path / 'chdb-a'}",
+        "HALLWATCH_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "HALLWATCH_DATA_DIR": str(tmp_path / "var"),
+        "HALLWATCH_KEYS": KEYS,
+        "HALLWATCH_CLOCK": NOW,
+    }
+    started: list[Service] = []
+
+    def start(command: str, log_name: str = "", **overrides: str) -> Service:
+        port = free_port() if command in ("intake", "projections") else None
+        log_dir = tmp_path / (log_name or command)
+        log_dir.mkdir(exist_ok=True)
+        service = Service(command, {**env, **overrides}, log_dir, port).start()
+        started.append(service)
+        return service
+
+    yield env, start
+    for service in started:
+        service.stop()
+
+
+def test_production_processes_show_the_case_with_its_due_date(production):
+    _, start = production
+    intake = start("intake")
+    start("relay")
+    projections = start("projections")
+    run_scenario(intake.url, projections.url)
+
+
+def kafka_positions(bootstrap: str, topic: str, expected: int) -> list[dict]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=10_000)
+    values = [json.loads(r.value) for r in consumer]
+    consumer.close()
+    return values
+
+
+def test_killing_relay_and_projections_mid_stream_loses_nothing_and_replay_is_identical(
+        production, tmp_path):
+    env, start = production
+    intake = start("intake")
+    relay = start("relay")
+    projections = start("projections")
+    cases = [f"LY-{n:03d}" for n in range(40)]
+    for n, case in enumerate(cases):
+        post(intake.url, accepted(case))
+        if n == 10:
+            relay.kill()
+        if n == 15:
+            projections.kill()
+        if n == 20:
+            relay = start("relay")
+        if n == 25:
+            projections = start("projections")
+    for n, case in enumerate(cases[:20]):
+        post(intake.url, completed(case, "2026-10-09T10:00:00+08:00"))
+        if n == 5:
+            relay.kill()
+            relay = start("relay")
+            projections.kill()
+            projections = start("projections")
+
+    def all_right() -> bool:
+        for n, case in enumerate(cases):
+            view = case_view(projections.url, case)
+            want = "completed" if n < 20 else "accepted"
+            if not view or view["status"] != want:
+                return False
+        return True
+
+    wait_for(all_right, timeout=120, what="every case in its final state")
+
+    # Kafka has every event, in store order per case (duplicates allowed).
+    values = kafka_positions(env["HALLWATCH_KAFKA_BOOTSTRAP"], env["HALLWATCH_HALL_TOPIC"], 60)
+    seen: dict[str, list[int]] = {}
+    for value in values:
+        seen.setdefault(value["subject"], []).append(value["hwposition"])
+    assert sorted(seen) == sorted(cases)
+    for positions in seen.values():
+        assert positions == sorted(positions)
+    assert len({p for ps in seen.values() for p in ps}) == 60
+
+    # Replaying hall.events from offset 0 into empty views gives identical views.
+    fresh = tmp_path / "chdb-b"
+    replay = start("projections", log_name="replay", HALLWATCH_CLICKHOUSE=f"chdb:///{fresh}",
+                   HALLWATCH_CONSUMER_GROUP=f"replay-{uuid.uuid4().hex[:6]}")
+    wait_for(lambda: all((v := case_view(replay.url, c)) and v["status"] ==
+                         ("completed" if n < 20 else "accepted")
+                         for n, c in enumerate(cases)), timeout=120, what="the replay")
+    projections.stop()
+    replay.stop()
+    original = dump_views(tmp_path / "chdb-a")
+    replayed = dump_views(fresh)
+    assert len(original["cases"]) == 40
+    assert len(original["events"]) == 60
+    assert replayed == original
