@@ -9,6 +9,7 @@ never recompute anything.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -18,7 +19,7 @@ from eventsourcing.domain import Aggregate, event
 from hallwatch import deadline as deadlines
 from hallwatch import lifecycle
 from hallwatch.calendar import WorkCalendar, local_date, start_of_day
-from hallwatch.catalogue import Fact
+from hallwatch.catalogue import Fact, digest
 from hallwatch.errors import Forbidden, ImpossibleSequence, InvalidEvent
 from hallwatch.office_hours import Seasons, classify
 
@@ -29,6 +30,18 @@ Summary = dict[str, Any]
 
 def case_id(case_no: str) -> UUID:
     return uuid5(NAMESPACE, "case/" + case_no)
+
+
+GENESIS = "0" * 64
+
+
+def link(previous: str, content: dict[str, Any]) -> str:
+    """The next link of a case's hash chain: sha256(previous link + content digest).
+
+    Each event records its link, and the link is published with it, so an auditor can
+    recompute the chain from the event store and compare it with the copies in Kafka and
+    ClickHouse: changing any stored event breaks every later link."""
+    return hashlib.sha256((previous + digest(content)).encode()).hexdigest()
 
 
 def _apply_deadline(summary: Summary, deadline: deadlines.Deadline | None) -> None:
@@ -124,23 +137,27 @@ class Case(Aggregate):
     @classmethod
     def open(cls, fact: Fact, calendar: WorkCalendar, seasons: Seasons) -> Case:
         return cls(case_no=fact.subject, hall_id=fact.hall_id, fact=fact.envelope,
-                   summary=judge(None, fact, calendar, seasons))
+                   summary=judge(None, fact, calendar, seasons),
+                   chain=link(GENESIS, fact.envelope))
 
     @event("Opened")
-    def __init__(self, case_no: str, hall_id: str, fact: dict[str, Any], summary: Summary
-                 ) -> None:
+    def __init__(self, case_no: str, hall_id: str, fact: dict[str, Any], summary: Summary,
+                 chain: str) -> None:
         self.case_no = case_no
         self.hall_id = hall_id
         self.summary = summary
+        self.chain = chain
 
     def record(self, fact: Fact, calendar: WorkCalendar, seasons: Seasons) -> None:
         if fact.hall_id != self.hall_id:
             raise Forbidden(f"case {self.case_no} belongs to hall {self.hall_id}", "subject")
-        self._record(fact=fact.envelope, summary=judge(self.summary, fact, calendar, seasons))
+        self._record(fact=fact.envelope, summary=judge(self.summary, fact, calendar, seasons),
+                     chain=link(self.chain, fact.envelope))
 
     @event("FactRecorded")
-    def _record(self, fact: dict[str, Any], summary: Summary) -> None:
+    def _record(self, fact: dict[str, Any], summary: Summary, chain: str) -> None:
         self.summary = summary
+        self.chain = chain
 
     def needs_recompute(self, year: int) -> bool:
         """True if an open case's deadline depended on ``year`` provisionally."""
@@ -162,15 +179,19 @@ class Case(Aggregate):
                 due, provisional = deadlines.supplement_due(calendar, accepted, tolerance)
                 new.update(supplement_due_at=due, supplement_provisional=provisional)
                 _apply_deadline(new, new["deadline"])
-        self._recomputed(summary=new, calendar_year=year_version, recorded_at=at.isoformat())
+        self._recomputed(summary=new, calendar_year=year_version, recorded_at=at.isoformat(),
+                         chain=link(self.chain, {"deadline": new["deadline"],
+                                                 "calendar_year": year_version}))
 
     def _supplement_days(self) -> int | None:
         days = self.summary.get("supplement_days")
         return int(days) if days is not None else None
 
     @event("DeadlineRecomputed")
-    def _recomputed(self, summary: Summary, calendar_year: str, recorded_at: str) -> None:
+    def _recomputed(self, summary: Summary, calendar_year: str, recorded_at: str, chain: str
+                    ) -> None:
         self.summary = summary
+        self.chain = chain
 
 
 def light(summary: Summary, now: datetime) -> str:

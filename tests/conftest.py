@@ -75,3 +75,7 @@ def pg_settings(tmp_path: Path, postgres: Postgres) -> Settings:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Content-Type": "application/cloudevents+json"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

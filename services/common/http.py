@@ -18,6 +18,7 @@ from hallwatch.errors import (
     NotFound,
 )
 from services.common.auth import Unauthenticated
+from services.common.metrics import REFUSED
 
 STATUS: dict[type[DomainError], int] = {
     InvalidEvent: 422,
@@ -53,6 +54,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
         status = status_of(error)
+        REFUSED.labels(str(status)).inc()
         return JSONResponse(error_body(status, error.reason, error.field), status_code=status)
 
     @app.exception_handler(Unauthenticated)

@@ -46,7 +46,8 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
         "hwrecordedtime": event.timestamp.isoformat(),
     }
     if isinstance(event, _CASE_FACTS):
-        return {**masked(event.fact), **extensions, "hwcase": _json(event.summary)}
+        return {**masked(event.fact), **extensions, "hwcase": _json(event.summary),
+                "hwchain": event.chain}
     if isinstance(event, _STREAM_FACTS):
         return {**masked(event.fact), **extensions, "hwstate": _json({"state": event.state})}
     if isinstance(event, _RECOMPUTED):
@@ -61,6 +62,7 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
             "data": {"calendar_year": event.calendar_year},
             **extensions,
             "hwcase": _json(summary),
+            "hwchain": event.chain,
         }
     return None
 

@@ -18,8 +18,9 @@ from services.intake.store import HallStore
 class Intake:
     store: HallStore
     router: APIRouter
+    store_settings: Settings
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None) -> Intake:
     store = HallStore(settings, clock or settings.now())
-    return Intake(store, api.router(store, Keyring(settings.key_specs)))
+    return Intake(store, api.router(store, Keyring(settings.key_specs)), settings)

@@ -8,26 +8,29 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from time import monotonic
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Notification, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
-from hallwatch.calendar import WorkCalendar, YearRules
-from hallwatch.case import Case, case_id
-from hallwatch.catalogue import OPENING_TYPES, Fact
-from hallwatch.errors import IdempotencyConflict, ImpossibleSequence, NotFound
+from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
+from hallwatch.case import GENESIS, Case, case_id, link
+from hallwatch.catalogue import OPENING_TYPES, Fact, masked
+from hallwatch.errors import DomainError, IdempotencyConflict, ImpossibleSequence, NotFound
 from hallwatch.hall import CalendarYear, HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
 from services.common.settings import Settings
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 30
+CHUNK = 500  # events judged together and saved in one transaction
+CALENDAR_REFRESH_SECONDS = 5.0
 
 
 def store_env(settings: Settings) -> dict[str, str]:
@@ -84,63 +87,117 @@ class HallStore(Application[UUID]):
         summer, winter = settings.season_starts()
         self.seasons = Seasons(summer, winter)
         self.calendar = WorkCalendar()
+        self._calendar_seen = 0
+        self._calendar_checked = 0.0
         self._load_calendar_years()
 
     # -- writing -----------------------------------------------------------------
 
     def record(self, envelope: dict[str, Any], caller_hall: str | None) -> Recorded:
         """Store one schema-valid CloudEvent; idempotent on (hall, id)."""
-        fact = Fact.from_envelope(envelope, caller_hall)
+        result = self.record_batch([envelope], caller_hall)[0]
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    def record_batch(self, envelopes: list[dict[str, Any]], caller_hall: str | None
+                     ) -> list[Recorded | DomainError]:
+        """Store schema-valid CloudEvents in order; one result per event.
+
+        A refused event stores nothing and does not stop the others. Events are saved in
+        chunks, each chunk in one transaction, so a crash never leaves an event without
+        its receipt or a stream half-written.
+        """
+        self.refresh_calendar()
+        results: list[Recorded | DomainError] = []
+        for start in range(0, len(envelopes), CHUNK):
+            results.extend(self._record_chunk(envelopes[start:start + CHUNK], caller_hall))
+        return results
+
+    def _record_chunk(self, envelopes: list[dict[str, Any]], caller_hall: str | None
+                      ) -> list[Recorded | DomainError]:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return self._record_once(fact)
+                return self._judge_and_save(envelopes, caller_hall)
             except IntegrityError:
-                # A concurrent writer took the same version (or the same receipt): wait a
-                # little, reload and judge again against the newer history.
+                # A concurrent writer extended one of these streams (or stored the same
+                # receipt) first: wait a little, reload and judge again.
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         raise AssertionError("unreachable")
 
-    def _record_once(self, fact: Fact) -> Recorded:
-        receipt_id = Receipt.create_id(fact.hall_id, fact.id)
+    def _judge_and_save(self, envelopes: list[dict[str, Any]], caller_hall: str | None
+                        ) -> list[Recorded | DomainError]:
+        streams: dict[UUID, Case | HallStream] = {}
+        receipts: dict[UUID, Receipt] = {}
+        outcomes: list[Recorded | DomainError | tuple[Fact, Receipt, bool]] = []
+        for envelope in envelopes:
+            try:
+                fact = Fact.from_envelope(envelope, caller_hall)
+                receipt_id = Receipt.create_id(fact.hall_id, fact.id)
+                receipt = receipts.get(receipt_id) or self._stored_receipt(receipt_id)
+                if receipt is not None:
+                    if receipt.digest != fact.digest:
+                        raise IdempotencyConflict(
+                            f"event id {fact.id!r} was already used with different content",
+                            "id")
+                    outcomes.append((fact, receipt, False))
+                    continue
+                stream = self._apply(fact, streams)
+                receipt = Receipt(hall_id=fact.hall_id, event_id=fact.id, digest=fact.digest,
+                                  stream=str(stream.id), sequence=stream.version)
+                receipts[receipt_id] = receipt
+                outcomes.append((fact, receipt, True))
+            except DomainError as refusal:
+                outcomes.append(refusal)
+        recordings = self.save(*streams.values(), *receipts.values()) if receipts else []
+        positions = {(r.domain_event.originator_id, r.domain_event.originator_version):
+                     r.notification.id for r in recordings}
+        results: list[Recorded | DomainError] = []
+        for outcome in outcomes:
+            if not isinstance(outcome, tuple):
+                results.append(outcome)
+                continue
+            fact, receipt, created = outcome
+            key = (UUID(receipt.stream), receipt.sequence)
+            position = positions.get(key) or self.position_of(*key)
+            results.append(Recorded(created, fact.id, fact.subject, receipt.sequence, position))
+        return results
+
+    def _stored_receipt(self, receipt_id: UUID) -> Receipt | None:
         try:
             receipt: Receipt = self.repository.get(receipt_id)
         except AggregateNotFoundError:
-            pass
-        else:
-            if receipt.digest != fact.digest:
-                raise IdempotencyConflict(
-                    f"event id {fact.id!r} was already used with different content", "id")
-            return Recorded(False, fact.id, fact.subject, receipt.sequence,
-                            self.position_of(UUID(receipt.stream), receipt.sequence))
-        aggregate = self._apply(fact)
-        receipt = Receipt(hall_id=fact.hall_id, event_id=fact.id, digest=fact.digest,
-                          stream=str(aggregate.id), sequence=aggregate.version)
-        recordings = self.save(aggregate, receipt)
-        position = next(r.notification.id for r in recordings
-                        if r.domain_event.originator_id == aggregate.id)
-        return Recorded(True, fact.id, fact.subject, aggregate.version, position)
+            return None
+        return receipt
 
-    def _apply(self, fact: Fact) -> Case | HallStream:
-        if fact.is_case_event:
+    def _apply(self, fact: Fact, streams: dict[UUID, Case | HallStream]) -> Case | HallStream:
+        """Apply ``fact`` to its stream (loaded once per chunk); raises if refused."""
+        key = case_id(fact.subject) if fact.is_case_event else stream_id(stream_key(fact))
+        stream = streams.get(key)
+        if stream is None:
             try:
-                case: Case = self.repository.get(case_id(fact.subject))
+                stream = self.repository.get(key)
             except AggregateNotFoundError:
-                if fact.type not in OPENING_TYPES:
-                    raise ImpossibleSequence(
-                        f"case {fact.subject} is unknown; {fact.type} needs an earlier "
-                        "case.accepted, case.tolerance_accepted or case.notice_issued",
-                        "subject") from None
-                return Case.open(fact, self.calendar, self.seasons)
-            case.record(fact, self.calendar, self.seasons)
-            return case
-        try:
-            stream: HallStream = self.repository.get(stream_id(stream_key(fact)))
-        except AggregateNotFoundError:
-            return HallStream.open(fact)
-        stream.record(fact)
+                stream = self._open(fact)
+                streams[key] = stream
+                return stream
+        if isinstance(stream, Case):
+            stream.record(fact, self.calendar, self.seasons)
+        else:
+            stream.record(fact)
+        streams[key] = stream
         return stream
+
+    def _open(self, fact: Fact) -> Case | HallStream:
+        if not fact.is_case_event:
+            return HallStream.open(fact)
+        if fact.type not in OPENING_TYPES:
+            raise ImpossibleSequence(
+                f"case {fact.subject} is unknown; {fact.type} needs an earlier "
+                "case.accepted, case.tolerance_accepted or case.notice_issued", "subject")
+        return Case.open(fact, self.calendar, self.seasons)
 
     # -- calendar ----------------------------------------------------------------
 
@@ -169,26 +226,35 @@ class HallStore(Application[UUID]):
         return recomputed
 
     def _load_calendar_years(self) -> None:
-        for notification in self._notifications_of(CalendarYear):
-            event = self.mapper.to_domain_event(notification)
-            rules = YearRules.from_dict(event.rules)  # type: ignore[attr-defined]
-            self.calendar = self.calendar.with_year(rules)
+        """Apply every year loaded since we last looked (by this or another process)."""
+        prefix = f"{CalendarYear.__module__}:{CalendarYear.__qualname__}."
+        topics = [prefix + "Loaded", prefix + "Reloaded"]
+        while True:
+            page = self.recorder.select_notifications(self._calendar_seen + 1, 100,
+                                                      topics=topics)
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                rules = YearRules.from_dict(event.rules)  # type: ignore[attr-defined]
+                self.calendar = self.calendar.with_year(rules)
+                self._calendar_seen = notification.id
+            if len(page) < 100:
+                break
+        self._calendar_checked = monotonic()
 
-    def _open_cases(self) -> list[Case]:
-        ids = {self.mapper.to_domain_event(n).originator_id
-               for n in self._notifications_of(Case, opened_only=True)}
-        return [self.repository.get(i) for i in ids]
+    def refresh_calendar(self) -> None:
+        if monotonic() - self._calendar_checked > CALENDAR_REFRESH_SECONDS:
+            self._load_calendar_years()
 
-    def _notifications_of(self, cls: type, opened_only: bool = False) -> list[Notification]:
-        prefix = f"{cls.__module__}:{cls.__qualname__}."
-        topics = [prefix + "Opened"] if opened_only else []
-        found: list[Notification] = []
+    def _open_cases(self) -> Iterator[Case]:
+        """Every case ever opened, loaded one at a time (callers filter the open ones)."""
+        topics = [f"{Case.__module__}:{Case.__qualname__}.Opened"]
         start = 1
         while True:
             page = self.recorder.select_notifications(start, 1000, topics=topics)
-            found.extend(n for n in page if n.topic.startswith(prefix))
+            for notification in page:
+                yield self.repository.get(UUID(str(notification.originator_id)))
             if len(page) < 1000:
-                return found
+                return
             start = page[-1].id + 1
 
     # -- reading -----------------------------------------------------------------
@@ -198,6 +264,47 @@ class HallStore(Application[UUID]):
             return self.repository.get(case_id(case_no), version=as_of_version)
         except AggregateNotFoundError:
             raise NotFound(f"case {case_no} is unknown", "case_no") from None
+
+    def history(self, case_no: str, as_of: datetime | None, unmasked: bool) -> dict[str, Any]:
+        """A case's events as recorded up to ``as_of``, with its hash chain re-verified.
+
+        Each event's link is recomputed from its stored content and compared with the
+        link recorded at the time; ``verified`` is false from the first mismatch on.
+        """
+        case_uuid = case_id(case_no)
+        stored = self.recorder.select_events(case_uuid)
+        if not stored:
+            raise NotFound(f"case {case_no} is unknown", "case_no")
+        previous, broken_at, events, summary = GENESIS, None, [], None
+        for record in stored:
+            event: Any = self.mapper.to_domain_event(record)
+            if as_of is not None and event.timestamp > as_of:
+                break
+            if hasattr(event, "fact"):
+                content = event.fact
+                shown = {"fact": content if unmasked else masked(content)}
+            else:
+                content = {"deadline": event.summary["deadline"],
+                           "calendar_year": event.calendar_year}
+                shown = {"recomputed": content}
+            expected = link(previous, content)
+            if broken_at is None and expected != event.chain:
+                broken_at = event.originator_version
+            previous = event.chain
+            summary = event.summary
+            events.append({
+                "sequence": event.originator_version,
+                "position": self.position_of(case_uuid, event.originator_version),
+                "recorded_at": event.timestamp.astimezone(CHINA_TZ).isoformat(),
+                "topic": record.topic.rsplit(".", 1)[-1],
+                "chain": event.chain,
+                **shown,
+            })
+        if not events:
+            raise NotFound(f"case {case_no} had no events recorded by {as_of}", "as_of")
+        return {"case_no": case_no, "as_of": as_of.isoformat() if as_of else None,
+                "events": events, "summary": summary, "chain_head": previous,
+                "verified": broken_at is None, "broken_at_sequence": broken_at}
 
     def position_of(self, originator_id: UUID, version: int) -> int:
         """The notification id (store position) of one stored event."""
