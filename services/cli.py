@@ -34,21 +34,54 @@ def _stop_on_signals() -> threading.Event:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from services.common.messages import alert_message
     from services.intake.service import build as build_intake
     from services.projections.service import build as build_projections
+    from services.projections.service import log_source
+    from services.supervision.service import build as build_supervision
 
     intake = build_intake(settings)
     projections = build_projections(settings, log_app=intake.store)
+    supervision = build_supervision(settings, log_app=intake.store)
+    supervision.stop = projections.stop
+    if settings.embedded:
+        projections.follow(log_source(projections.views, supervision.app, "alerts",
+                                      alert_message))
+    else:
+        _start_relays(settings, intake.store, supervision.app, projections.stop)
     projections.start()
-    if not settings.embedded:
-        from services.intake.relay import Relay, producer
-
-        relay = Relay(intake.store, producer(settings.kafka_bootstrap), settings.hall_topic)
-        threading.Thread(target=relay.run, args=(projections.stop,), daemon=True).start()
+    supervision.start()
     mode = "embedded" if settings.embedded else "kafka"
     print(f"hallwatch serving on http://{args.host}:{args.port} ({mode})", flush=True)
-    _serve_http([intake.router, projections.router], args.host, args.port)
+    _serve_http([intake.router, projections.router, supervision.router], args.host, args.port)
     projections.stop.set()
+
+
+def _start_relays(settings: Settings, store: object, supervision: object,
+                  stop: threading.Event) -> None:
+    from services.intake.relay import Relay, producer
+
+    kafka = producer(settings.kafka_bootstrap)
+    relays = []
+    if store is not None:
+        relays.append(Relay(store, kafka, settings.hall_topic))  # type: ignore[arg-type]
+    if supervision is not None:
+        relays.append(Relay.for_alerts(supervision, kafka,  # type: ignore[arg-type]
+                                       settings.alerts_topic))
+    for relay in relays:
+        threading.Thread(target=relay.run, args=(stop, settings.poll_seconds),
+                         daemon=True).start()
+
+
+def cmd_supervision(settings: Settings, args: argparse.Namespace) -> None:
+    from services.supervision.service import build
+
+    _require_kafka(settings)
+    supervision = build(settings)
+    _start_relays(settings, None, supervision.app, supervision.stop)
+    supervision.start()
+    _serve_http([supervision.router], args.host, args.port)
+    supervision.stop.set()
 
 
 def cmd_intake(settings: Settings, args: argparse.Namespace) -> None:
@@ -106,7 +139,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hallwatch", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
     for name, func, port in (("serve", cmd_serve, 8000), ("intake", cmd_intake, 8001),
-                             ("projections", cmd_projections, 8002)):
+                             ("projections", cmd_projections, 8002),
+                             ("supervision", cmd_supervision, 8003)):
         p = sub.add_parser(name)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=port)

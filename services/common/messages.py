@@ -67,6 +67,15 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
     return None
 
 
+def alert_message(app: Application[Any], notification: Notification) -> dict[str, Any] | None:
+    """An alert as it stood after this event (for ``supervision.alerts``), or None."""
+    if ":Alert." not in notification.topic:
+        return None
+    alert: Any = app.repository.get(notification.originator_id,
+                                    version=notification.originator_version)
+    return {**alert.view(), "position": notification.id}
+
+
 def kafka_headers(cloudevent: dict[str, Any]) -> list[tuple[str, bytes]]:
     """CloudEvents Kafka-binding headers plus the event-store position."""
     # Structured mode is signalled by content-type; the ce_ headers let brokers' tools
@@ -78,6 +87,12 @@ def kafka_headers(cloudevent: dict[str, Any]) -> list[tuple[str, bytes]]:
     return headers
 
 
-def message_key(cloudevent: dict[str, Any]) -> str:
-    """Case events are keyed by case number, so each case stays in one partition."""
-    return str(cloudevent["subject"])
+def message_key(value: dict[str, Any]) -> str:
+    """Case events are keyed by case number, so each case stays in one partition; alerts
+    by their id."""
+    return str(value["alert_id"] if "alert_id" in value else value["subject"])
+
+
+def alert_headers(value: dict[str, Any]) -> list[tuple[str, bytes]]:
+    return [("content-type", b"application/json"), ("hw_rule", value["rule"].encode()),
+            ("hw_position", str(value["position"]).encode())]

@@ -12,13 +12,16 @@ from services.common.sources import Source
 log = logging.getLogger(__name__)
 
 
-def consume(source: Source, handle: Callable[[list[Message]], None], stop: threading.Event,
-            batch_size: int, poll_seconds: float) -> None:
+def consume(sources: list[Source], handle: Callable[[list[Message]], None],
+            stop: threading.Event, batch_size: int, poll_seconds: float) -> None:
     """Run until ``stop``: a batch is committed only after ``handle`` returned."""
     while not stop.is_set():
-        batch = source.poll(batch_size, poll_seconds)
-        if batch:
-            handle(batch)
-            source.commit(batch)
-        else:
+        busy = False
+        for source in sources:
+            batch = source.poll(batch_size, poll_seconds / len(sources))
+            if batch:
+                handle(batch)
+                source.commit(batch)
+                busy = True
+        if not busy:
             stop.wait(poll_seconds)

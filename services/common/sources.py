@@ -10,10 +10,12 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from services.common.messages import Message, to_cloudevent
+
+Positions = Callable[[str, int], int | None]
 
 LOG_TOPIC = "log"
 
@@ -27,9 +29,11 @@ class Source(Protocol):
 class KafkaSource:
     """A consumer-group member; offsets are committed only after a batch is written."""
 
-    def __init__(self, bootstrap: str, topics: list[str], group: str) -> None:
+    def __init__(self, bootstrap: str, topics: list[str], group: str,
+                 positions: Positions | None = None) -> None:
+        """``positions``: where a consumer that records its own progress (with its writes)
+        wants to resume each partition it is assigned; None = the group's committed offset."""
         self.consumer = KafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap,
             group_id=group,
             enable_auto_commit=False,
@@ -38,6 +42,7 @@ class KafkaSource:
             value_deserializer=lambda b: json.loads(b.decode()),
             max_poll_records=5000,
         )
+        self.consumer.subscribe(topics, listener=_SeekOnAssign(self.consumer, positions))
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
         polled = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
@@ -61,6 +66,23 @@ class KafkaSource:
         self.consumer.close()
 
 
+class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: KafkaConsumer, positions: Positions | None) -> None:
+        self.consumer = consumer
+        self.positions = positions
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.positions is None:
+            return
+        for tp in assigned:
+            position = self.positions(tp.topic, tp.partition)
+            if position is not None:
+                self.consumer.seek(tp, position)
+
+
 class LogSource:
     """Follows the event store's notification log in-process (embedded mode).
 
@@ -69,18 +91,22 @@ class LogSource:
     """
 
     def __init__(self, app: Any, load_position: Callable[[], int],
-                 save_position: Callable[[int], None]) -> None:
+                 save_position: Callable[[int], None], convert: Any = to_cloudevent,
+                 topic: str = LOG_TOPIC) -> None:
         self.app = app
         self.position = load_position()
         self.save_position = save_position
+        self.convert = convert
+        self.topic = topic
+        self._read_up_to = self.position
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
         notifications = self.app.recorder.select_notifications(self.position + 1, max_records)
         batch = []
         for n in notifications:
-            value = to_cloudevent(self.app, n)
+            value = self.convert(self.app, n)
             if value is not None:
-                batch.append(Message(LOG_TOPIC, 0, n.id, str(value["subject"]), value))
+                batch.append(Message(self.topic, 0, n.id, str(value.get("subject", "")), value))
         if notifications:
             # Positions of internal records count as read too.
             self._read_up_to = notifications[-1].id
@@ -89,7 +115,7 @@ class LogSource:
         return batch
 
     def commit(self, batch: list[Message]) -> None:
-        upto = getattr(self, "_read_up_to", self.position)
+        upto = self._read_up_to
         if upto > self.position:
             self.save_position(upto)
             self.position = upto

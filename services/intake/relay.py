@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from kafka import KafkaProducer
 
-from services.common.messages import kafka_headers, message_key, to_cloudevent
+from services.common.messages import (
+    alert_headers,
+    alert_message,
+    kafka_headers,
+    message_key,
+    to_cloudevent,
+)
 from services.common.metrics import RELAYED
-from services.intake.store import HallStore
 
-TRACKING_NAME = "relay"
+Convert = Callable[[Application[Any], Notification], dict[str, Any] | None]
 
 
 def producer(bootstrap: str) -> KafkaProducer:
@@ -33,14 +41,29 @@ def producer(bootstrap: str) -> KafkaProducer:
 
 
 class Relay:
-    def __init__(self, store: HallStore, kafka: KafkaProducer, topic: str) -> None:
+    """Publishes one application's notification log; hall events by default."""
+
+    def __init__(self, store: Application[Any], kafka: KafkaProducer, topic: str,
+                 convert: Convert = to_cloudevent, name: str = "relay",
+                 headers: Callable[[dict[str, Any]], list[tuple[str, bytes]]] = kafka_headers
+                 ) -> None:
         self.store = store
         self.kafka = kafka
         self.topic = topic
-        self.tracking = store.tracking()
+        self.convert = convert
+        self.name = name
+        self.headers = headers
+        recorder = store.recorder
+        self.tracking: TrackingRecorder = (recorder if isinstance(recorder, TrackingRecorder)
+                                           else store.factory.tracking_recorder())
+
+    @classmethod
+    def for_alerts(cls, supervision: Application[Any], kafka: KafkaProducer, topic: str
+                   ) -> Relay:
+        return cls(supervision, kafka, topic, alert_message, "alerts-relay", alert_headers)
 
     def position(self) -> int:
-        return self.tracking.max_tracking_id(TRACKING_NAME) or 0
+        return self.tracking.max_tracking_id(self.name) or 0
 
     def run_once(self, limit: int = 2000) -> int:
         """Publish the next batch; returns how many notifications were handled."""
@@ -49,14 +72,14 @@ class Relay:
             return 0
         pending = []
         for n in notifications:
-            value = to_cloudevent(self.store, n)
+            value = self.convert(self.store, n)
             if value is not None:
                 pending.append(self.kafka.send(self.topic, key=message_key(value), value=value,
-                                               headers=kafka_headers(value)))
+                                               headers=self.headers(value)))
         self.kafka.flush()
         for future in pending:
             future.get(timeout=30)  # raises if any send failed: nothing is tracked then
-        self.tracking.insert_tracking(Tracking(TRACKING_NAME, notifications[-1].id))
+        self.tracking.insert_tracking(Tracking(self.name, notifications[-1].id))
         RELAYED.inc(len(pending))
         return len(notifications)
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, TrackingRecorder
+from eventsourcing.persistence import IntegrityError
 
 from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
 from hallwatch.case import GENESIS, Case, case_id, link
@@ -322,7 +322,3 @@ class HallStore(Application[UUID]):
             cursor.execute(sql, params)
             row = cursor.fetchone()
         return int(row["position"])
-
-    def tracking(self) -> TrackingRecorder:
-        """Where the relay records how far it has published (same database)."""
-        return self.factory.tracking_recorder()

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 
 from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
-from hallwatch.errors import NotFound
+from hallwatch.catalogue import parse_time
+from hallwatch.errors import Forbidden, NotFound
 from services.common.auth import Keyring, require
 from services.projections.views import Views
 
@@ -39,8 +40,7 @@ def case_body(summary: dict[str, Any], now: datetime, findings: list[dict[str, A
     return body
 
 
-def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
-           findings: Callable[[str], list[dict[str, Any]]]) -> APIRouter:
+def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRouter:
     api = APIRouter()
 
     @api.get("/v1/cases/{case_no}")
@@ -49,6 +49,25 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
         summary = views.case(case_no)
         if summary is None:
             raise NotFound(f"case {case_no} is unknown", "case_no")
-        return case_body(summary, clock(), findings(case_no))
+        return case_body(summary, clock(), views.alerts({"case": case_no}))
+
+    @api.get("/v1/alerts")
+    def get_alerts(hall: str | None = None, case: str | None = None, rule: str | None = None,
+                   severity: str | None = None, status: str | None = None,
+                   since: str | None = None, until: str | None = None,
+                   limit: int = Query(500, ge=1, le=10_000),
+                   authorization: str | None = Header(None)) -> dict[str, Any]:
+        """Warnings and findings, newest first; every filter optional."""
+        principal = keys.authenticate(authorization)
+        require(principal, "bureau", "auditor", "hall")
+        filters = {k: v for k, v in (("hall", hall), ("case", case), ("rule", rule),
+                                     ("severity", severity), ("status", status)) if v}
+        if principal.role == "hall":
+            if hall not in (None, principal.id):
+                raise Forbidden("a hall reads only its own alerts", "hall")
+            filters["hall"] = principal.id  # a hall sees nothing of other halls
+        alerts = views.alerts(filters, parse_time(since, "since") if since else None,
+                              parse_time(until, "until") if until else None, limit)
+        return {"alerts": alerts, "count": len(alerts)}
 
     return api

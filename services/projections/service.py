@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from services.common.auth import Keyring
 from services.common.clickhouse import connect
+from services.common.messages import to_cloudevent
 from services.common.runner import consume
 from services.common.settings import Settings
 from services.common.sources import KafkaSource, LogSource, Source
@@ -25,13 +26,17 @@ CONSUMER = "projections"
 @dataclass
 class Projections:
     views: Views
-    source: Source
+    sources: list[Source]
     router: APIRouter
     settings: Settings
     stop: threading.Event = field(default_factory=threading.Event)
 
+    def follow(self, source: Source) -> None:
+        """Also project ``source`` (embedded: the supervision store's log)."""
+        self.sources.append(source)
+
     def run(self) -> None:
-        consume(self.source, self.views.write, self.stop, self.settings.batch_size,
+        consume(self.sources, self.views.write, self.stop, self.settings.batch_size,
                 self.settings.poll_seconds)
 
     def start(self) -> threading.Thread:
@@ -46,11 +51,17 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
     views = Views(connect(settings.clickhouse_url))
     source: Source
     if settings.embedded:
-        source = LogSource(log_app, lambda: views.load_position(CONSUMER),
-                           lambda position: views.save_position(CONSUMER, position))
+        source = log_source(views, log_app, CONSUMER, to_cloudevent)
     else:
-        source = KafkaSource(settings.kafka_bootstrap, [settings.hall_topic],
+        source = KafkaSource(settings.kafka_bootstrap,
+                             [settings.hall_topic, settings.alerts_topic],
                              f"{settings.consumer_group}-{CONSUMER}")
-    router = api.router(views, Keyring(settings.key_specs), clock or settings.now(),
-                        findings=lambda case_no: [])
-    return Projections(views, source, router, settings)
+    router = api.router(views, Keyring(settings.key_specs), clock or settings.now())
+    return Projections(views, [source], router, settings)
+
+
+def log_source(views: Views, app: Any, consumer: str, convert: Any) -> LogSource:
+    """An embedded log follower whose position is kept beside the views it feeds."""
+    return LogSource(app, lambda: views.load_position(consumer),
+                     lambda position: views.save_position(consumer, position), convert,
+                     topic=consumer)

@@ -23,7 +23,7 @@ DDL = [
     f"""CREATE TABLE IF NOT EXISTS {DATABASE}.events (
         id String, hall_id LowCardinality(String), type LowCardinality(String),
         subject String, time {TS}, recorded_at {TS}, position UInt64, sequence UInt32,
-        office_hours LowCardinality(String), cloudevent String
+        office_hours LowCardinality(String), chain String, cloudevent String
     ) ENGINE = ReplacingMergeTree ORDER BY (subject, position)""",
     f"""CREATE TABLE IF NOT EXISTS {DATABASE}.cases (
         case_no String, hall_id LowCardinality(String), matter_code String,
@@ -32,13 +32,23 @@ DDL = [
         closed_at Nullable({TS}), provisional Bool, window_id String, staff_id String,
         promised_days Nullable(UInt16), summary String, version UInt32, position UInt64
     ) ENGINE = ReplacingMergeTree(version) ORDER BY case_no""",
+    f"""CREATE TABLE IF NOT EXISTS {DATABASE}.alerts (
+        alert_id String, rule LowCardinality(String), severity LowCardinality(String),
+        status LowCardinality(String), hall_id LowCardinality(String), case_no String,
+        window_id String, staff_id String, raised_at {TS}, updated_at {TS},
+        notice_due_at Nullable({TS}), body String, version UInt32
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY alert_id""",
     f"""CREATE TABLE IF NOT EXISTS {DATABASE}.offsets (
         consumer String, position UInt64
     ) ENGINE = ReplacingMergeTree(position) ORDER BY consumer""",
 ]
 
 EVENT_COLUMNS = ["id", "hall_id", "type", "subject", "time", "recorded_at", "position",
-                 "sequence", "office_hours", "cloudevent"]
+                 "sequence", "office_hours", "chain", "cloudevent"]
+ALERT_COLUMNS = ["alert_id", "rule", "severity", "status", "hall_id", "case_no", "window_id",
+                 "staff_id", "raised_at", "updated_at", "notice_due_at", "body", "version"]
+ALERT_FILTERS = {"hall": "hall_id", "case": "case_no", "rule": "rule", "severity": "severity",
+                 "status": "status"}
 CASE_COLUMNS = ["case_no", "hall_id", "matter_code", "matter_name", "kind", "status",
                 "accepted_at", "due_at", "yellow_at", "closed_at", "provisional",
                 "window_id", "staff_id", "promised_days", "summary", "version", "position"]
@@ -61,16 +71,23 @@ class Views:
     # -- writing -----------------------------------------------------------------
 
     def write(self, batch: list[Message]) -> None:
+        """Write a batch of hall events and alerts (each table in one insert)."""
         events: list[list[Any]] = []
         cases: dict[str, list[Any]] = {}
+        alerts: dict[str, list[Any]] = {}
         for message in batch:
             ce = message.value
+            if "alert_id" in ce:
+                row = self._alert_row(ce)
+                if ce["alert_id"] not in alerts or alerts[ce["alert_id"]][-1] < ce["version"]:
+                    alerts[ce["alert_id"]] = row
+                continue
             summary = json.loads(ce["hwcase"]) if "hwcase" in ce else None
             events.append([
                 ce["id"], _hall(ce["source"]), short_type(ce["type"]), ce["subject"],
                 _ts(ce["time"]), _ts(ce["hwrecordedtime"]), ce["hwposition"],
                 ce["hwsequence"], (summary or {}).get("office_hours", ""),
-                json.dumps(ce, ensure_ascii=False),
+                ce.get("hwchain", ""), json.dumps(ce, ensure_ascii=False),
             ])
             if summary is not None:
                 previous = cases.get(summary["case_no"])
@@ -81,7 +98,20 @@ class Views:
         if cases:
             self.client.insert(f"{DATABASE}.cases", list(cases.values()),
                                column_names=CASE_COLUMNS)
-        PROJECTED.inc(len(events))
+        if alerts:
+            self.client.insert(f"{DATABASE}.alerts", list(alerts.values()),
+                               column_names=ALERT_COLUMNS)
+        PROJECTED.inc(len(batch))
+
+    @staticmethod
+    def _alert_row(a: dict[str, Any]) -> list[Any]:
+        return [
+            a["alert_id"], a["rule"], a["severity"], a["status"], a.get("hall_id") or "",
+            a.get("case_no") or "", a.get("window_id") or "", a.get("staff_id") or "",
+            _ts(a["raised_at"]), _ts(a["updated_at"]), _ts(a.get("notice_due_at")),
+            json.dumps({k: v for k, v in a.items() if k != "position"}, ensure_ascii=False),
+            a["version"],
+        ]
 
     @staticmethod
     def _case_row(s: dict[str, Any], ce: dict[str, Any]) -> list[Any]:
@@ -117,10 +147,32 @@ class Views:
             "ORDER BY position", parameters={"n": case_no}).result_rows
         return [json.loads(r[0]) for r in rows]
 
+    def alerts(self, filters: dict[str, str], since: datetime | None = None,
+               until: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Alerts matching every given filter, raised in [since, until), newest first."""
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        for name, value in filters.items():
+            where.append(f"{ALERT_FILTERS[name]} = {{{name}:String}}")
+            params[name] = value
+        # Moments travel as epoch milliseconds: no time-zone guessing on either side.
+        if since:
+            where.append("raised_at >= fromUnixTimestamp64Milli({since:Int64})")
+            params["since"] = int(since.timestamp() * 1000)
+        if until:
+            where.append("raised_at < fromUnixTimestamp64Milli({until:Int64})")
+            params["until"] = int(until.timestamp() * 1000)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self.client.query(
+            f"SELECT body FROM {DATABASE}.alerts FINAL {clause} "
+            f"ORDER BY raised_at DESC, alert_id LIMIT {int(limit)}", parameters=params).result_rows
+        return [json.loads(r[0]) for r in rows]
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view's rows in a stable order (for replay-equality checks)."""
         out = {}
-        for table, key in (("events", "subject, position"), ("cases", "case_no")):
+        for table, key in (("events", "subject, position"), ("cases", "case_no"),
+                           ("alerts", "alert_id")):
             out[table] = self.client.query(
                 f"SELECT * FROM {DATABASE}.{table} FINAL ORDER BY {key}").result_rows
         return out

@@ -1,0 +1,298 @@
+"""What the supervision service keeps per case, post or complaint: its clocks (timers)
+and what it needs to judge the next fact.
+
+``observe`` judges one published hall event; ``fire`` raises timers that are due.
+Both compute the findings and the watch's new state and record them in one event, so a
+replay never judges again. A rule broken at a moment is raised with that moment as
+``raised_at``, however late it is noticed (a restart after downtime, a late fact), and
+each (rule, moment) is raised once: its alert id is derived from them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from hallwatch import lifecycle
+from hallwatch.alert import alert_id
+from hallwatch.calendar import WorkCalendar, end_of_day, local_date
+from hallwatch.case import NAMESPACE
+from hallwatch.catalogue import parse_time, short_type
+from hallwatch.rules import CLEARS_WHEN_CLOSED, RuleSet
+
+DEADLINE_RULES = ("deadline.warning", "deadline.overdue", "immediate.not_same_day")
+
+
+def watch_key(ce: dict[str, Any]) -> str:
+    """Which watch a published event belongs to."""
+    kind = short_type(ce["type"])
+    hall = ce["source"].rsplit("/", 1)[-1]
+    if kind.startswith("case."):
+        return f"case/{ce['subject']}"
+    if kind.startswith("post."):
+        return f"post/{hall}/{ce['subject']}"
+    if kind.startswith("complaint."):
+        return f"complaint/{hall}/{ce['data'].get('complaint_no', '')}"
+    return f"record/{hall}/{ce['id']}"
+
+
+@dataclass
+class Finding:
+    rule: str
+    raised_at: str
+    evidence: list[str]
+    detail: str
+    alert_key: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Judgement:
+    """What one observation or firing decided."""
+
+    findings: list[Finding] = field(default_factory=list)
+    clears: list[tuple[str, str, str]] = field(default_factory=list)  # (alert key, at, why)
+
+
+class _State:
+    """A working copy of a watch's state while judging (never the aggregate itself)."""
+
+    def __init__(self, watch: Watch) -> None:
+        self.key = watch.key
+        self.timers: dict[str, dict[str, Any]] = {k: dict(v) for k, v in watch.timers.items()}
+        self.raised: list[str] = list(watch.raised)
+        self.open_alerts: dict[str, str] = dict(watch.open_alerts)
+        self.first_notice: list[str] | None = watch.first_notice
+        self.context: dict[str, Any] = dict(watch.context)
+        self.due_at: str | None = watch.due_at
+        self.judgement = Judgement()
+
+    def finding(self, rule: str, at: datetime, evidence: list[str], detail: str,
+                unique: str) -> None:
+        key = f"{self.key}/{rule}/{unique}"
+        self.judgement.findings.append(Finding(rule, at.isoformat(), evidence, detail, key))
+        if rule in CLEARS_WHEN_CLOSED:
+            self.open_alerts[rule] = key
+
+    def set_timer(self, rule: str, at: datetime, since: datetime, evidence: str,
+                  detail: str = "") -> None:
+        at_text = at.isoformat()
+        if f"{rule}@{at_text}" in self.raised:
+            return  # this (rule, moment) was raised already
+        current = self.timers.get(rule)
+        if current and current["at"] == at_text:
+            return
+        trail = [*(current["evidence"] if current else []), evidence]
+        self.timers[rule] = {"at": at_text, "since": since.isoformat(), "evidence": trail,
+                             "detail": detail}
+
+    def drop_timer(self, rule: str) -> None:
+        self.timers.pop(rule, None)
+
+    def clear(self, rule: str, at: datetime, why: str) -> None:
+        key = self.open_alerts.pop(rule, None)
+        if key:
+            self.judgement.clears.append((key, at.isoformat(), why))
+
+    def expire(self, moment: datetime) -> None:
+        """Raise every timer due at or before ``moment``, earliest first."""
+        due = sorted((parse_time(t["at"]), rule) for rule, t in self.timers.items()
+                     if parse_time(t["at"]) <= moment)
+        for at, rule in due:
+            timer = self.timers.pop(rule)
+            raised_at = max(at, parse_time(timer["since"]))
+            self.raised.append(f"{rule}@{timer['at']}")
+            if rule == "deadline.overdue":
+                self.clear("deadline.warning", raised_at, "superseded by deadline.overdue")
+            self.finding(rule, raised_at, timer["evidence"], timer["detail"], timer["at"])
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+class Watch(Aggregate):
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return uuid5(NAMESPACE, "watch/" + key)
+
+    @event("Started")
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.timers: dict[str, dict[str, Any]] = {}
+        self.raised: list[str] = []
+        self.open_alerts: dict[str, str] = {}
+        self.first_notice: list[str] | None = None
+        self.context: dict[str, Any] = {}
+        self.due_at: str | None = None
+
+    # -- commands ----------------------------------------------------------------
+
+    def observe(self, ce: dict[str, Any], rules: RuleSet, calendar: WorkCalendar) -> Judgement:
+        state = _State(self)
+        moment = parse_time(ce["time"])
+        state.expire(moment)  # clocks that ran out before this fact happened
+        _judge_fact(state, ce, moment, rules, calendar)
+        state.expire(moment)  # a clock the fact itself set in the past (a late report)
+        self._judged(source_event=ce["id"], **self._record(state))
+        return state.judgement
+
+    def fire(self, now: datetime) -> Judgement:
+        state = _State(self)
+        state.expire(now)
+        if state.judgement.findings or state.judgement.clears:
+            self._judged(source_event="", **self._record(state))
+        return state.judgement
+
+    def next_timer(self) -> datetime | None:
+        return min((parse_time(t["at"]) for t in self.timers.values()), default=None)
+
+    @staticmethod
+    def _record(state: _State) -> dict[str, Any]:
+        return {
+            "timers": state.timers, "raised": state.raised, "open_alerts": state.open_alerts,
+            "first_notice": state.first_notice, "context": state.context,
+            "due_at": state.due_at,
+            "findings": [f.as_dict() for f in state.judgement.findings],
+            "clears": [list(c) for c in state.judgement.clears],
+        }
+
+    @event("Judged")
+    def _judged(self, source_event: str, timers: dict[str, dict[str, Any]], raised: list[str],
+                open_alerts: dict[str, str], first_notice: list[str] | None,
+                context: dict[str, Any], due_at: str | None, findings: list[dict[str, Any]],
+                clears: list[list[str]]) -> None:
+        self.timers = timers
+        self.raised = raised
+        self.open_alerts = open_alerts
+        self.first_notice = first_notice
+        self.context = context
+        self.due_at = due_at
+
+
+def _judge_fact(state: _State, ce: dict[str, Any], moment: datetime, rules: RuleSet,
+                calendar: WorkCalendar) -> None:
+    kind = short_type(ce["type"])
+    data: dict[str, Any] = ce.get("data") or {}
+    summary = _json(ce.get("hwcase"))
+    ident = ce["id"]
+    hall = ce["source"].rsplit("/", 1)[-1]
+    state.context.update({"hall_id": hall})
+    if kind.startswith("case.") or kind == "case.deadline_recomputed":
+        state.context["case_no"] = ce["subject"]
+    for name in ("window_id", "staff_id"):
+        value = (summary or {}).get(name) or data.get(name)
+        if value:
+            state.context[name] = value
+
+    recorded = parse_time(ce["hwrecordedtime"]) if ce.get("hwrecordedtime") else moment
+    limit = timedelta(hours=rules.report_late_hours)
+    if ce["source"] != "/hallwatch" and recorded - moment > limit:
+        state.finding("report.late", moment + limit, [ident],
+                      f"happened {moment.isoformat()}, recorded {recorded.isoformat()}", ident)
+
+    def working_days_after(days: int) -> datetime:
+        return end_of_day(calendar.add_working_days(local_date(moment), days).day)
+
+    if kind == "case.notice_issued":
+        listed = list(data.get("missing_materials", []))
+        if state.first_notice is None:
+            state.first_notice = sorted(listed)
+        else:
+            extra = sorted(set(listed) - set(state.first_notice))
+            if extra:
+                state.finding("notice.not_one_time", moment, [ident],
+                              "not in the first notice: " + "、".join(extra), ident)
+    elif kind == "case.extended":
+        if not data.get("approved_by"):
+            state.finding("extension.unapproved", moment, [ident], data.get("reason", ""), ident)
+        if not data.get("applicant_notified"):
+            state.finding("extension.not_notified", moment, [ident], "", ident)
+        if state.due_at and moment > parse_time(state.due_at):
+            state.finding("extension.after_due", moment, [ident],
+                          f"due {state.due_at}", ident)
+    elif kind == "case.rejected":
+        missing = [name for name, present in (
+            ("legal_basis", data.get("legal_basis")), ("notice_no", data.get("notice_no")),
+            ("review_rights_told", data.get("review_rights_told"))) if not present]
+        if missing:
+            state.finding("rejection.incomplete", moment, [ident],
+                          "missing: " + ", ".join(missing), ident)
+    elif kind == "case.suspended" and not data.get("applicant_informed"):
+        state.finding("procedure.not_informed", moment, [ident], data.get("procedure", ""), ident)
+    elif kind == "post.absence_noticed":
+        if not data.get("substitute_staff_id"):
+            state.finding("post.uncovered", moment, [ident],
+                          f"window {data.get('window_id')}, staff {data.get('staff_id')}", ident)
+        expected = parse_time(data["expected_return"])
+        state.set_timer("post.absence_overrun",
+                        expected + timedelta(minutes=rules.absence_grace_minutes), moment, ident,
+                        f"expected back {data['expected_return']}")
+    elif kind == "post.resumed":
+        state.drop_timer("post.absence_overrun")
+    elif kind == "complaint.received":
+        state.set_timer("complaint.overdue",
+                        working_days_after(rules.complaint_resolution_working_days), moment,
+                        ident, data.get("complaint_no", ""))
+    elif kind == "complaint.resolved":
+        state.drop_timer("complaint.overdue")
+
+    if summary is not None:
+        _judge_case_clocks(state, kind, summary, moment, ident, rules, working_days_after)
+
+
+def _judge_case_clocks(state: _State, kind: str, summary: dict[str, Any], moment: datetime,
+                       ident: str, rules: RuleSet, working_days_after: Any) -> None:
+    status = summary["status"]
+    state.due_at = summary.get("due_at")
+    running = status == lifecycle.ACCEPTED
+    if running and summary.get("due_at"):
+        due = parse_time(summary["due_at"])
+        if summary.get("kind") == "immediate":
+            state.set_timer("immediate.not_same_day", due, moment, ident)
+        else:
+            state.set_timer("deadline.overdue", due, moment, ident)
+            if summary.get("yellow_at"):
+                state.set_timer("deadline.warning", parse_time(summary["yellow_at"]), moment,
+                                ident)
+        # A deadline moved past an open warning (approved extension, recomputation).
+        for rule, at in (("deadline.warning", summary.get("yellow_at")),
+                         ("deadline.overdue", summary.get("due_at"))):
+            if rule in state.open_alerts and at and parse_time(at) > moment:
+                state.clear(rule, moment, "the deadline moved")
+    else:
+        for rule in DEADLINE_RULES:
+            state.drop_timer(rule)
+    if status in lifecycle.OPEN and summary.get("supplement_pending") \
+            and summary.get("supplement_due_at"):
+        state.set_timer("tolerance.supplement_overdue", parse_time(summary["supplement_due_at"]),
+                        moment, ident)
+    else:
+        state.drop_timer("tolerance.supplement_overdue")
+    if status == lifecycle.SUSPENDED:
+        if kind == "case.suspended":
+            state.set_timer("procedure.overlong",
+                            working_days_after(rules.procedure_max_working_days), moment, ident,
+                            f"limit {rules.procedure_max_working_days} working days")
+    else:
+        state.drop_timer("procedure.overlong")
+    if kind == "case.rated" and summary.get("rating_bad_open"):
+        state.set_timer("rating.rectification_overdue",
+                        working_days_after(rules.rating_rectification_working_days), moment,
+                        ident, f"satisfaction {summary.get('rating')}")
+    if not summary.get("rating_bad_open"):
+        state.drop_timer("rating.rectification_overdue")
+    if status in lifecycle.CLOSED:
+        for rule in CLEARS_WHEN_CLOSED:
+            state.clear(rule, moment, f"the case was {status}")
+
+
+def finding_alert_id(finding: Finding) -> UUID:
+    return alert_id(finding.alert_key)

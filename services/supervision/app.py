@@ -1,0 +1,261 @@
+"""The supervision service's application: judges hall events into alerts, exactly once.
+
+Each batch from one partition (or the embedded log) is judged and saved in one
+transaction together with the position reached (eventsourcing tracking), so a restart or
+a redelivery never judges an event twice. Timers live in the watches; the in-memory index
+of the next timers is rebuilt by following this store's own notification log, at start-up
+and after every write, whoever wrote it (another instance, the bureau's actions).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
+
+from hallwatch.alert import Alert, alert_id
+from hallwatch.calendar import WorkCalendar, end_of_day, local_date
+from hallwatch.catalogue import parse_time
+from hallwatch.errors import NotFound
+from hallwatch.rules import RuleSet, severity
+from hallwatch.watch import Judgement, Watch, watch_key
+from services.common.messages import Message
+from services.common.metrics import ALERTS
+from services.common.settings import Settings
+from services.intake.store import store_env
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
+ATTEMPTS = 20
+
+
+def load_rules(path: str) -> RuleSet:
+    file = Path(path) if path else DEFAULT_RULES
+    try:
+        return RuleSet.from_dict(json.loads(file.read_text()))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"HALLWATCH_RULES_FILE: {file}: {error}") from None
+
+
+def supervision_env(settings: Settings) -> dict[str, str]:
+    """Same database kind as the hall store; SQLite gets a file of its own."""
+    env = store_env(settings)
+    if urlparse(settings.store_url).scheme == "sqlite":
+        env["SQLITE_DBNAME"] = str((settings.data_dir / "supervision.db").resolve())
+    return env
+
+
+def tracking_name(message: Message) -> str:
+    return f"{message.topic}:{message.partition}"
+
+
+class Supervision(Application[UUID]):
+    name = "Supervision"
+
+    def __init__(self, settings: Settings, clock: Clock, rules: RuleSet) -> None:
+        if settings.store_url.startswith("sqlite"):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(env=supervision_env(settings))
+        self.clock = clock
+        self.rules = rules
+        self.calendar = WorkCalendar()
+        self._seen = 0
+        self._timers: dict[UUID, datetime] = {}  # watch id -> its next timer
+        self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
+        self.refresh_index()
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = self.recorder
+        assert isinstance(recorder, ProcessRecorder)
+        return recorder
+
+    # -- judging the stream ------------------------------------------------------
+
+    def next_position(self, topic: str, partition: int) -> int | None:
+        """The next offset to read of a partition, as recorded with the last judgement."""
+        return self.process_recorder.max_tracking_id(f"{topic}:{partition}")
+
+    def handle(self, batch: list[Message]) -> None:
+        """Judge a batch; each partition's part is saved with its position, atomically."""
+        groups: dict[str, list[Message]] = defaultdict(list)
+        for message in batch:
+            groups[tracking_name(message)].append(message)
+        for name, messages in groups.items():
+            self._retrying(functools.partial(self._judge_partition, name, messages))
+
+    def _judge_partition(self, name: str, messages: list[Message]) -> None:
+        done = self.process_recorder.max_tracking_id(name) or 0
+        fresh = [m for m in messages if m.offset + 1 > done]  # judged already: skip
+        if not fresh:
+            return
+        watches: dict[UUID, Watch] = {}
+        alerts: dict[UUID, Alert] = {}
+        for message in fresh:
+            watch = self._watch(watch_key(message.value), watches)
+            self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
+        processing: ProcessingEvent[UUID] = ProcessingEvent(
+            tracking=Tracking(name, fresh[-1].offset + 1))
+        processing.collect_events(*watches.values(), *alerts.values())
+        self._record(processing)
+        self.refresh_index()
+
+    def _watch(self, key: str, cache: dict[UUID, Watch]) -> Watch:
+        ident = Watch.create_id(key)
+        if ident not in cache:
+            try:
+                cache[ident] = self.repository.get(ident)
+            except AggregateNotFoundError:
+                cache[ident] = Watch(key=key)
+        return cache[ident]
+
+    def _apply(self, judgement: Judgement, watch: Watch, alerts: dict[UUID, Alert]) -> None:
+        for finding in judgement.findings:
+            ident = alert_id(finding.alert_key)
+            if ident in alerts or self._alert_or_none(ident) is not None:
+                continue  # that rule, at that moment, was raised already
+            alerts[ident] = Alert(
+                key=finding.alert_key, rule=finding.rule, severity=severity(finding.rule),
+                watch=watch.key, context=dict(watch.context), raised_at=finding.raised_at,
+                evidence=finding.evidence, detail=finding.detail,
+                rules_version=self.rules.version)
+            ALERTS.labels(finding.rule).inc()
+        for key, at, why in judgement.clears:
+            ident = alert_id(key)
+            alert = alerts.get(ident) or self._alert_or_none(ident)
+            if alert is not None and alert.status in ("raised", "acknowledged", "noticed"):
+                alert.clear(at, why)
+                alerts[ident] = alert
+
+    def _alert_or_none(self, ident: UUID) -> Alert | None:
+        try:
+            alert: Alert = self.repository.get(ident)
+        except AggregateNotFoundError:
+            return None
+        return alert
+
+    # -- time ----------------------------------------------------------------------
+
+    def next_due(self) -> datetime | None:
+        return min([*self._timers.values(), *self._escalations.values()], default=None)
+
+    def fire_due(self) -> int:
+        """Raise every timer and escalation due by now; returns how many aggregates moved."""
+        now = self.clock()
+        moved = 0
+        for ident in [i for i, at in self._timers.items() if at <= now]:
+            moved += self._retrying(functools.partial(self._fire_watch, ident, now))
+        for ident in [i for i, at in self._escalations.items() if at <= now]:
+            moved += self._retrying(functools.partial(self._escalate, ident))
+        if moved:
+            self.refresh_index()
+        return moved
+
+    def _fire_watch(self, ident: UUID, now: datetime) -> int:
+        watch: Watch = self.repository.get(ident)
+        alerts: dict[UUID, Alert] = {}
+        self._apply(watch.fire(now), watch, alerts)
+        self.save(watch, *alerts.values())
+        upcoming = watch.next_timer()
+        if upcoming is None:
+            self._timers.pop(ident, None)
+        else:
+            self._timers[ident] = upcoming
+        return 1
+
+    def _escalate(self, ident: UUID) -> int:
+        alert: Alert = self.repository.get(ident)
+        self._escalations.pop(ident, None)
+        if alert.status != "noticed" or alert.notice_due_at is None:
+            return 0
+        alert.escalate(at=alert.notice_due_at)
+        self.save(alert)
+        return 1
+
+    def refresh_index(self) -> None:
+        """Follow this store's log from where we were: the next timer of every watch and
+        the deadline of every open supervision notice."""
+        while True:
+            page = self.recorder.select_notifications(self._seen + 1, 500)
+            for notification in page:
+                self._index(notification)
+                self._seen = notification.id
+            if len(page) < 500:
+                return
+
+    def _index(self, notification: Notification) -> None:
+        topic = notification.topic
+        ident = UUID(str(notification.originator_id))
+        if ":Watch." in topic:
+            event: Any = self.mapper.to_domain_event(notification)
+            timers = getattr(event, "timers", {})
+            upcoming = [parse_time(t["at"]) for t in timers.values()]
+            if upcoming:
+                self._timers[ident] = min(upcoming)
+            else:
+                self._timers.pop(ident, None)
+        elif topic.endswith("Alert.NoticeIssued"):
+            event = self.mapper.to_domain_event(notification)
+            self._escalations[ident] = parse_time(event.due_at)
+        elif topic.endswith(("Alert.Resolved", "Alert.Cleared", "Alert.Escalated")):
+            self._escalations.pop(ident, None)
+
+    # -- the bureau's actions ----------------------------------------------------
+
+    def act(self, ident: UUID, action: str, by: str, body: dict[str, Any]) -> dict[str, Any]:
+        """acknowledge | notice | resolve an alert; returns its view after the action."""
+        def attempt() -> dict[str, Any]:
+            alert = self._alert_or_none(ident)
+            if alert is None:
+                raise NotFound(f"alert {ident} is unknown", "alert_id")
+            at = self.clock().isoformat()
+            if action == "acknowledge":
+                alert.acknowledge(by, at)
+            elif action == "notice":
+                days = int(body.get("working_days") or self.rules.notice_working_days)
+                due = end_of_day(self.calendar.add_working_days(
+                    local_date(self.clock()), days).day)
+                alert.issue_notice(by, at, due.isoformat(), str(body.get("content", "")))
+            else:
+                alert.resolve(by, at, str(body.get("resolution", "")))
+            self.save(alert)
+            self.refresh_index()
+            return alert.view()
+        return self._retrying(attempt)
+
+    def alert(self, ident: UUID) -> Alert:
+        alert = self._alert_or_none(ident)
+        if alert is None:
+            raise NotFound(f"alert {ident} is unknown", "alert_id")
+        return alert
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _retrying(self, work: Callable[[], Any]) -> Any:
+        """Optimistic concurrency: another writer got there first; reload and redo."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return work()
+            except IntegrityError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                self.refresh_index()
+        raise AssertionError("unreachable")
+

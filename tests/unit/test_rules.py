@@ -1,0 +1,343 @@
+"""One scenario per supervision rule, on real 2026 dates, through the real aggregates."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from hallwatch.calendar import WorkCalendar, YearRules
+from hallwatch.case import Case, case_id
+from hallwatch.catalogue import Fact
+from hallwatch.office_hours import Seasons
+from hallwatch.rules import RULES, RuleSet
+from hallwatch.watch import Finding, Watch, watch_key
+from tests.builders import accepted, completed, event
+
+CAL = WorkCalendar()
+RULESET = RuleSet(version="test")
+
+
+class Hall:
+    """Publishes facts as the relay would and lets watches judge them."""
+
+    def __init__(self) -> None:
+        self.cases: dict[str, Case] = {}
+        self.watches: dict[str, Watch] = {}
+        self.findings: list[Finding] = []
+        self.cleared: list[tuple[str, str, str]] = []
+
+    def send(self, envelope: dict, recorded: str | None = None) -> None:
+        fact = Fact.from_envelope(envelope, None)
+        published = {**envelope, "hwrecordedtime": recorded or envelope["time"]}
+        if fact.is_case_event:
+            case = self.cases.get(fact.subject)
+            if case is None:
+                case = self.cases[fact.subject] = Case.open(fact, CAL, Seasons())
+            else:
+                case.record(fact, CAL, Seasons())
+            published["hwcase"] = json.dumps(case.summary)
+        self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
+
+    def recompute(self, case_no: str, calendar: WorkCalendar, version: str, at: str) -> None:
+        case = self.cases[case_no]
+        case.recompute_deadline(calendar, version, datetime.fromisoformat(at))
+        published = {"specversion": "1.0", "id": f"re-{case_no}", "source": "/hallwatch",
+                     "type": "cn.gov.hall.case.deadline_recomputed", "subject": case_no,
+                     "time": at, "hwrecordedtime": at, "data": {},
+                     "hwcase": json.dumps(case.summary)}
+        self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
+
+    def tick(self, now: str) -> None:
+        for key in list(self.watches):
+            self._judge(key, lambda w: w.fire(datetime.fromisoformat(now)))
+
+    def _judge(self, key: str, judge) -> None:
+        watch = self.watches.setdefault(key, Watch(key=key))
+        judgement = judge(watch)
+        self.findings += judgement.findings
+        self.cleared += judgement.clears
+
+    def raised(self, rule: str) -> list[Finding]:
+        return [f for f in self.findings if f.rule == rule]
+
+    def rules_raised(self) -> set[str]:
+        return {f.rule for f in self.findings}
+
+
+def suspend(case: str, at: str, informed: bool = True) -> dict:
+    return event("case.suspended", case, at, {"procedure": "appraisal", "reason": "房屋测绘",
+                                              "applicant_informed": informed})
+
+
+def test_every_rule_has_a_scenario_here():
+    scenarios = {name.split("__")[0] for name in globals() if name.startswith("test_")}
+    missing = [r for r in RULES if "test_" + r.replace(".", "_") not in scenarios]
+    assert missing == []
+
+
+def test_deadline_warning__yellow_from_the_working_day_before_the_due_date():
+    hall = Hall()
+    hall.send(accepted("C1"))  # 09-30, 5 working days: due 10-13, yellow from 10-12
+    hall.tick("2026-10-09T17:00:00+08:00")
+    assert hall.raised("deadline.warning") == []
+    hall.tick("2026-10-12T00:00:00+08:00")
+    (yellow,) = hall.raised("deadline.warning")
+    assert yellow.raised_at == "2026-10-12T00:00:00+08:00"
+    hall.tick("2026-10-12T09:00:00+08:00")
+    assert len(hall.raised("deadline.warning")) == 1  # never twice
+
+
+def test_deadline_overdue__red_at_the_due_time_even_when_noticed_late():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.tick("2026-10-20T08:00:00+08:00")  # the service was down for a week
+    (red,) = hall.raised("deadline.overdue")
+    assert red.raised_at == "2026-10-13T23:59:59+08:00"
+    assert [c[2] for c in hall.cleared] == ["superseded by deadline.overdue"]
+
+
+def test_deadline_overdue__raised_then_cleared_when_a_late_completion_arrives_first():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.send(completed("C1", "2026-10-15T10:00:00+08:00"))
+    (red,) = hall.raised("deadline.overdue")
+    assert red.raised_at == "2026-10-13T23:59:59+08:00"
+    assert ("the case was completed" in c[2] for c in hall.cleared)
+    hall.tick("2026-12-01T00:00:00+08:00")
+    assert len(hall.raised("deadline.overdue")) == 1
+
+
+def test_deadline_overdue__not_raised_for_a_case_completed_on_time():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.send(completed("C1", "2026-10-09T10:00:00+08:00"))
+    hall.tick("2026-12-01T00:00:00+08:00")
+    assert hall.findings == []
+
+
+def test_deadline_overdue__the_clock_stops_while_suspended_and_resumes_later():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))  # due 11-09
+    hall.send(suspend("C1", "2026-11-04T10:00:00+08:00"))
+    hall.tick("2026-11-10T08:00:00+08:00")
+    assert hall.raised("deadline.overdue") == []
+    hall.send(event("case.resumed", "C1", "2026-11-09T10:00:00+08:00"))  # 3 days back: 11-12
+    hall.tick("2026-11-12T20:00:00+08:00")
+    assert hall.raised("deadline.overdue") == []
+    hall.tick("2026-11-13T00:00:00+08:00")
+    assert hall.raised("deadline.overdue")[0].raised_at == "2026-11-12T23:59:59+08:00"
+
+
+def test_immediate_not_same_day__red_at_the_end_of_the_acceptance_day():
+    hall = Hall()
+    hall.send(accepted("C1", kind="immediate", promised_days=None,
+                       time="2026-10-09T15:00:00+08:00"))
+    hall.tick("2026-10-10T08:00:00+08:00")
+    (red,) = hall.raised("immediate.not_same_day")
+    assert red.raised_at == "2026-10-09T23:59:59+08:00"
+    assert hall.raised("deadline.overdue") == []
+
+
+def test_tolerance_supplement_overdue__when_materials_do_not_arrive_in_time():
+    hall = Hall()
+    data = {**accepted("C1")["data"], "missing_materials": ["婚姻证明"], "commitment_no": "K1",
+            "supplement_days": 3}
+    hall.send(event("case.tolerance_accepted", "C1", "2026-11-02T09:00:00+08:00", data))
+    hall.tick("2026-11-05T23:00:00+08:00")
+    assert hall.raised("tolerance.supplement_overdue") == []
+    hall.tick("2026-11-06T00:00:00+08:00")
+    assert hall.raised("tolerance.supplement_overdue")[0].raised_at == \
+        "2026-11-05T23:59:59+08:00"
+
+
+def test_tolerance_supplement_overdue__not_raised_once_supplemented():
+    hall = Hall()
+    data = {**accepted("C1")["data"], "missing_materials": ["婚姻证明"], "commitment_no": "K1",
+            "supplement_days": 3}
+    hall.send(event("case.tolerance_accepted", "C1", "2026-11-02T09:00:00+08:00", data))
+    hall.send(event("case.materials_supplemented", "C1", "2026-11-04T09:00:00+08:00",
+                    {"materials": ["婚姻证明"]}))
+    hall.tick("2026-11-06T00:00:00+08:00")
+    assert hall.raised("tolerance.supplement_overdue") == []
+
+
+def test_notice_not_one_time__a_later_notice_asks_for_something_new():
+    hall = Hall()
+    notice = {"notice_no": "N1", "missing_materials": ["身份证", "户口簿"], "staff_id": "S1"}
+    hall.send(event("case.notice_issued", "C1", "2026-11-02T09:00:00+08:00", notice))
+    hall.send(event("case.notice_issued", "C1", "2026-11-03T09:00:00+08:00",
+                    {**notice, "notice_no": "N2", "missing_materials": ["户口簿"]}))
+    assert hall.raised("notice.not_one_time") == []
+    hall.send(event("case.notice_issued", "C1", "2026-11-04T09:00:00+08:00",
+                    {**notice, "notice_no": "N3", "missing_materials": ["户口簿", "结婚证"]}))
+    (finding,) = hall.raised("notice.not_one_time")
+    assert "结婚证" in finding.detail and "户口簿" not in finding.detail
+
+
+def test_extension_unapproved__an_extension_without_an_approving_leader():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))
+    hall.send(event("case.extended", "C1", "2026-11-04T09:00:00+08:00",
+                    {"extra_days": 3, "reason": "需补充调查", "applicant_notified": True}))
+    assert hall.rules_raised() == {"extension.unapproved"}
+    # Recorded, judged, but it did not move the deadline.
+    assert hall.cases["C1"].summary["due_at"].startswith("2026-11-09")
+
+
+def test_extension_not_notified__the_applicant_was_not_told():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))
+    hall.send(event("case.extended", "C1", "2026-11-04T09:00:00+08:00",
+                    {"extra_days": 3, "reason": "需补充调查", "approved_by": "L1",
+                     "applicant_notified": False}))
+    assert hall.rules_raised() == {"extension.not_notified"}
+
+
+def test_extension_after_due__an_extension_granted_after_the_due_time():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))  # due 11-09
+    hall.send(event("case.extended", "C1", "2026-11-10T09:00:00+08:00",
+                    {"extra_days": 3, "reason": "r", "approved_by": "L1",
+                     "applicant_notified": True}))
+    # The yellow (11-06) and the red (11-09 end of day) came first, then the finding.
+    assert hall.rules_raised() == {"deadline.warning", "deadline.overdue", "extension.after_due"}
+    # The approved extension moved the deadline: the red warning clears itself.
+    assert any(c[2] == "the deadline moved" for c in hall.cleared)
+
+
+def test_rejection_incomplete__names_what_is_missing():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.send(event("case.rejected", "C1", "2026-10-09T09:00:00+08:00",
+                    {"category": "non_compliant", "reason": "材料不符", "notice_no": "BY-1"}))
+    (finding,) = hall.raised("rejection.incomplete")
+    assert finding.detail == "missing: legal_basis, review_rights_told"
+
+
+def test_procedure_not_informed__a_clock_stop_without_written_notice():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.send(suspend("C1", "2026-10-09T09:00:00+08:00", informed=False))
+    assert hall.rules_raised() == {"procedure.not_informed"}
+
+
+def test_procedure_overlong__a_special_procedure_past_its_limit():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))
+    hall.send(suspend("C1", "2026-11-03T09:00:00+08:00"))
+    hall.tick("2026-12-14T23:00:00+08:00")  # 30 working days after 11-03 is 12-15
+    assert hall.raised("procedure.overlong") == []
+    hall.tick("2026-12-16T00:00:00+08:00")
+    assert hall.raised("procedure.overlong")[0].raised_at == "2026-12-15T23:59:59+08:00"
+
+
+def test_post_uncovered__an_absence_with_no_substitute():
+    hall = Hall()
+    hall.send(event("post.absence_noticed", "W03", "2026-11-02T10:00:00+08:00",
+                    {"window_id": "W03", "staff_id": "S01", "reason": "取件",
+                     "expected_return": "2026-11-02T10:30:00+08:00"}))
+    assert hall.rules_raised() == {"post.uncovered"}
+
+
+def test_post_absence_overrun__an_absence_past_its_expected_return():
+    hall = Hall()
+    hall.send(event("post.absence_noticed", "W03", "2026-11-02T10:00:00+08:00",
+                    {"window_id": "W03", "staff_id": "S01", "reason": "会议",
+                     "expected_return": "2026-11-02T10:30:00+08:00",
+                     "substitute_staff_id": "S02"}))
+    hall.tick("2026-11-02T10:44:00+08:00")  # 15 minutes' grace
+    assert hall.findings == []
+    hall.tick("2026-11-02T10:46:00+08:00")
+    assert hall.raised("post.absence_overrun")[0].raised_at == "2026-11-02T10:45:00+08:00"
+
+
+def test_post_absence_overrun__not_raised_when_the_post_resumes_in_time():
+    hall = Hall()
+    hall.send(event("post.absence_noticed", "W03", "2026-11-02T10:00:00+08:00",
+                    {"window_id": "W03", "staff_id": "S01", "reason": "会议",
+                     "expected_return": "2026-11-02T10:30:00+08:00",
+                     "substitute_staff_id": "S02"}))
+    hall.send(event("post.resumed", "W03", "2026-11-02T10:25:00+08:00",
+                    {"window_id": "W03", "staff_id": "S01"}))
+    hall.tick("2026-11-03T00:00:00+08:00")
+    assert hall.findings == []
+
+
+def test_rating_rectification_overdue__a_bad_review_left_unrectified():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.send(completed("C1", "2026-10-09T10:00:00+08:00"))
+    hall.send(event("case.rated", "C1", "2026-11-02T10:00:00+08:00", {"satisfaction": 5}))
+    hall.tick("2026-11-09T23:00:00+08:00")
+    assert hall.raised("rating.rectification_overdue") == []
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("rating.rectification_overdue")[0].raised_at == \
+        "2026-11-09T23:59:59+08:00"
+
+
+def test_rating_rectification_overdue__not_raised_once_rectified():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.send(completed("C1", "2026-10-09T10:00:00+08:00"))
+    hall.send(event("case.rated", "C1", "2026-11-02T10:00:00+08:00", {"satisfaction": 4}))
+    hall.send(event("case.rating_rectified", "C1", "2026-11-04T10:00:00+08:00",
+                    {"action": "回访并重新办理"}))
+    hall.tick("2026-12-01T00:00:00+08:00")
+    assert hall.raised("rating.rectification_overdue") == []
+
+
+def test_complaint_overdue__a_complaint_left_unresolved():
+    hall = Hall()
+    complaint = {"complaint_no": "TS-1", "channel": "hotline_12342", "content": "等候过久"}
+    hall.send(event("complaint.received", "W03", "2026-12-30T10:00:00+08:00", complaint))
+    # 5 working days after 12-30 run into 2027 (estimated): 01-07.
+    hall.tick("2027-01-08T00:00:00+08:00")
+    assert hall.raised("complaint.overdue")[0].raised_at == "2027-01-07T23:59:59+08:00"
+
+
+def test_complaint_overdue__not_raised_once_resolved():
+    hall = Hall()
+    complaint = {"complaint_no": "TS-1", "channel": "hotline_12342", "content": "等候过久"}
+    hall.send(event("complaint.received", "W03", "2026-11-02T10:00:00+08:00", complaint))
+    hall.send(event("complaint.resolved", "W03", "2026-11-03T10:00:00+08:00",
+                    {"complaint_no": "TS-1", "resolution": "已道歉并改进"}))
+    hall.tick("2026-12-01T00:00:00+08:00")
+    assert hall.findings == []
+
+
+def test_report_late__an_event_recorded_long_after_it_happened():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"),
+              recorded="2026-11-05T09:00:00+08:00")
+    (late,) = hall.raised("report.late")
+    assert late.raised_at == "2026-11-03T09:00:00+08:00"  # the moment it became late
+    hall2 = Hall()
+    hall2.send(accepted("C1", time="2026-11-02T09:00:00+08:00"),
+               recorded="2026-11-02T18:00:00+08:00")
+    assert hall2.findings == []
+
+
+def test_a_loaded_year_reschedules_a_provisional_clock():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
+    assert hall.cases["C1"].summary["due_at"] == "2027-01-08T23:59:59+08:00"  # estimated
+    official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
+                                                                "2027-01-05"], "workdays": []})
+    hall.recompute("C1", CAL.with_year(official), official.version, "2027-01-02T09:00:00+08:00")
+    hall.tick("2027-01-09T00:00:00+08:00")
+    assert hall.raised("deadline.overdue") == []
+    hall.tick("2027-01-13T00:00:00+08:00")
+    assert hall.raised("deadline.overdue")[0].raised_at == "2027-01-12T23:59:59+08:00"
+
+
+def test_a_replayed_watch_never_judges_again():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.tick("2026-10-20T08:00:00+08:00")
+    watch = hall.watches["case/C1"]
+    replayed = None
+    for e in watch.collect_events():
+        replayed = e.mutate(replayed)
+    assert replayed.timers == watch.timers
+    assert replayed.raised == watch.raised
+    assert case_id("C1") != watch.id
