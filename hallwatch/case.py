@@ -135,27 +135,33 @@ class Case(Aggregate):
         return case_id(case_no)
 
     @classmethod
-    def open(cls, fact: Fact, calendar: WorkCalendar, seasons: Seasons) -> Case:
+    def open(cls, fact: Fact, calendar: WorkCalendar, seasons: Seasons,
+             recorded_at: datetime | None = None) -> Case:
+        """``recorded_at``: when the system stored the fact (the injected clock)."""
         return cls(case_no=fact.subject, hall_id=fact.hall_id, fact=fact.envelope,
                    summary=judge(None, fact, calendar, seasons),
-                   chain=link(GENESIS, fact.envelope))
+                   chain=link(GENESIS, fact.envelope),
+                   recorded_at=(recorded_at or fact.time).isoformat())
 
     @event("Opened")
     def __init__(self, case_no: str, hall_id: str, fact: dict[str, Any], summary: Summary,
-                 chain: str) -> None:
+                 chain: str, recorded_at: str) -> None:
         self.case_no = case_no
         self.hall_id = hall_id
         self.summary = summary
         self.chain = chain
 
-    def record(self, fact: Fact, calendar: WorkCalendar, seasons: Seasons) -> None:
+    def record(self, fact: Fact, calendar: WorkCalendar, seasons: Seasons,
+               recorded_at: datetime | None = None) -> None:
         if fact.hall_id != self.hall_id:
             raise Forbidden(f"case {self.case_no} belongs to hall {self.hall_id}", "subject")
         self._record(fact=fact.envelope, summary=judge(self.summary, fact, calendar, seasons),
-                     chain=link(self.chain, fact.envelope))
+                     chain=link(self.chain, fact.envelope),
+                     recorded_at=(recorded_at or fact.time).isoformat())
 
     @event("FactRecorded")
-    def _record(self, fact: dict[str, Any], summary: Summary, chain: str) -> None:
+    def _record(self, fact: dict[str, Any], summary: Summary, chain: str, recorded_at: str
+                ) -> None:
         self.summary = summary
         self.chain = chain
 

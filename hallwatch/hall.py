@@ -3,6 +3,7 @@ idempotency receipt of each accepted event, and loaded calendar years."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -54,26 +55,28 @@ class HallStream(Aggregate):
         return stream_id(key)
 
     @classmethod
-    def open(cls, fact: Fact) -> HallStream:
+    def open(cls, fact: Fact, recorded_at: datetime | None = None) -> HallStream:
         key = stream_key(fact)
         return cls(key=key, hall_id=fact.hall_id, fact=fact.envelope,
-                   state=_next({**POST, **COMPLAINT}, None, fact.type))
+                   state=_next({**POST, **COMPLAINT}, None, fact.type),
+                   recorded_at=(recorded_at or fact.time).isoformat())
 
     @event("Opened")
-    def __init__(self, key: str, hall_id: str, fact: dict[str, Any], state: str | None
-                 ) -> None:
+    def __init__(self, key: str, hall_id: str, fact: dict[str, Any], state: str | None,
+                 recorded_at: str) -> None:
         self.key = key
         self.hall_id = hall_id
         self.state = state
 
-    def record(self, fact: Fact) -> None:
+    def record(self, fact: Fact, recorded_at: datetime | None = None) -> None:
         if self.key.startswith("record/"):
             raise ImpossibleSequence("this record is complete; send a new event id", "id")
         self._record(fact=fact.envelope, state=_next({**POST, **COMPLAINT}, self.state,
-                                                     fact.type))
+                                                     fact.type),
+                     recorded_at=(recorded_at or fact.time).isoformat())
 
     @event("FactRecorded")
-    def _record(self, fact: dict[str, Any], state: str | None) -> None:
+    def _record(self, fact: dict[str, Any], state: str | None, recorded_at: str) -> None:
         self.state = state
 
 

@@ -43,7 +43,8 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
     extensions = {
         "hwposition": notification.id,
         "hwsequence": event.originator_version,
-        "hwrecordedtime": event.timestamp.isoformat(),
+        # When the store took it, by the store's (injected) clock.
+        "hwrecordedtime": getattr(event, "recorded_at", None) or event.timestamp.isoformat(),
     }
     if isinstance(event, _CASE_FACTS):
         return {**masked(event.fact), **extensions, "hwcase": _json(event.summary),

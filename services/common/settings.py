@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     hall_topic: str = "hall.events"
     alerts_topic: str = "supervision.alerts"
     consumer_group: str = "hallwatch"
+    instance_id: str = ""  # Kafka static membership: a restart takes its partitions back at once
     summer_start: str = "05-01"
     winter_start: str = "10-01"
     poll_seconds: float = 0.2

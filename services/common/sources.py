@@ -7,6 +7,7 @@ so a crash replays (never skips) and idempotent writes make the replay harmless.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from services.common.messages import Message, to_cloudevent
 Positions = Callable[[str, int], int | None]
 
 LOG_TOPIC = "log"
+METADATA_SECONDS = 30.0
 
 
 class Source(Protocol):
@@ -30,7 +32,7 @@ class KafkaSource:
     """A consumer-group member; offsets are committed only after a batch is written."""
 
     def __init__(self, bootstrap: str, topics: list[str], group: str,
-                 positions: Positions | None = None) -> None:
+                 positions: Positions | None = None, instance_id: str = "") -> None:
         """``positions``: where a consumer that records its own progress (with its writes)
         wants to resume each partition it is assigned; None = the group's committed offset."""
         self.consumer = KafkaConsumer(
@@ -41,7 +43,17 @@ class KafkaSource:
             key_deserializer=lambda b: b.decode() if b is not None else "",
             value_deserializer=lambda b: json.loads(b.decode()),
             max_poll_records=5000,
+            group_instance_id=f"{group}-{instance_id}" if instance_id else None,
         )
+        # Know every topic's partitions before joining the group: a first assignment made
+        # without them forces an immediate second rebalance, which kafka-python can stall in.
+        deadline = time.monotonic() + METADATA_SECONDS
+        for topic in topics:
+            while not self.consumer.partitions_for_topic(topic):
+                if time.monotonic() > deadline:
+                    self.consumer.close()
+                    raise RuntimeError(f"Kafka topic {topic!r} does not exist at {bootstrap}")
+                time.sleep(0.1)
         self.consumer.subscribe(topics, listener=_SeekOnAssign(self.consumer, positions))
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:

@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -22,7 +22,13 @@ from eventsourcing.persistence import IntegrityError
 from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
 from hallwatch.case import GENESIS, Case, case_id, link
 from hallwatch.catalogue import OPENING_TYPES, Fact, masked
-from hallwatch.errors import DomainError, IdempotencyConflict, ImpossibleSequence, NotFound
+from hallwatch.errors import (
+    DomainError,
+    IdempotencyConflict,
+    ImpossibleSequence,
+    InvalidEvent,
+    NotFound,
+)
 from hallwatch.hall import CalendarYear, HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
 from services.common.settings import Settings
@@ -31,6 +37,7 @@ Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 30
 CHUNK = 500  # events judged together and saved in one transaction
 CALENDAR_REFRESH_SECONDS = 5.0
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between a hall's system and ours
 
 
 def store_env(settings: Settings) -> dict[str, str]:
@@ -135,6 +142,8 @@ class HallStore(Application[UUID]):
         for envelope in envelopes:
             try:
                 fact = Fact.from_envelope(envelope, caller_hall)
+                if fact.time > self.clock() + FUTURE_TOLERANCE:
+                    raise InvalidEvent("the event claims to have happened in the future", "time")
                 receipt_id = Receipt.create_id(fact.hall_id, fact.id)
                 receipt = receipts.get(receipt_id) or self._stored_receipt(receipt_id)
                 if receipt is not None:
@@ -184,20 +193,20 @@ class HallStore(Application[UUID]):
                 streams[key] = stream
                 return stream
         if isinstance(stream, Case):
-            stream.record(fact, self.calendar, self.seasons)
+            stream.record(fact, self.calendar, self.seasons, self.clock())
         else:
-            stream.record(fact)
+            stream.record(fact, self.clock())
         streams[key] = stream
         return stream
 
     def _open(self, fact: Fact) -> Case | HallStream:
         if not fact.is_case_event:
-            return HallStream.open(fact)
+            return HallStream.open(fact, self.clock())
         if fact.type not in OPENING_TYPES:
             raise ImpossibleSequence(
                 f"case {fact.subject} is unknown; {fact.type} needs an earlier "
                 "case.accepted, case.tolerance_accepted or case.notice_issued", "subject")
-        return Case.open(fact, self.calendar, self.seasons)
+        return Case.open(fact, self.calendar, self.seasons, self.clock())
 
     # -- calendar ----------------------------------------------------------------
 
@@ -278,7 +287,8 @@ class HallStore(Application[UUID]):
         previous, broken_at, events, summary = GENESIS, None, [], None
         for record in stored:
             event: Any = self.mapper.to_domain_event(record)
-            if as_of is not None and event.timestamp > as_of:
+            recorded = datetime.fromisoformat(event.recorded_at)
+            if as_of is not None and recorded > as_of:
                 break
             if hasattr(event, "fact"):
                 content = event.fact
@@ -295,7 +305,7 @@ class HallStore(Application[UUID]):
             events.append({
                 "sequence": event.originator_version,
                 "position": self.position_of(case_uuid, event.originator_version),
-                "recorded_at": event.timestamp.astimezone(CHINA_TZ).isoformat(),
+                "recorded_at": recorded.astimezone(CHINA_TZ).isoformat(),
                 "topic": record.topic.rsplit(".", 1)[-1],
                 "chain": event.chain,
                 **shown,

@@ -55,7 +55,8 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
     else:
         source = KafkaSource(settings.kafka_bootstrap,
                              [settings.hall_topic, settings.alerts_topic],
-                             f"{settings.consumer_group}-{CONSUMER}")
+                             f"{settings.consumer_group}-{CONSUMER}",
+                             instance_id=settings.instance_id)
     router = api.router(views, Keyring(settings.key_specs), clock or settings.now())
     return Projections(views, [source], router, settings)
 

@@ -64,6 +64,7 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                            lambda position: None)
     else:
         source = KafkaSource(settings.kafka_bootstrap, [settings.hall_topic],
-                             f"{settings.consumer_group}-{CONSUMER}", positions=app.next_position)
+                             f"{settings.consumer_group}-{CONSUMER}", positions=app.next_position,
+                             instance_id=settings.instance_id)
     return SupervisionService(app, source, api.router(app, Keyring(settings.key_specs)),
                               settings)

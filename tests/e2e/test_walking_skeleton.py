@@ -3,9 +3,7 @@ on PostgreSQL + Kafka + ClickHouse (chDB), including crashes and a full replay."
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import uuid
 
 import pytest
@@ -13,10 +11,10 @@ from kafka import KafkaConsumer
 
 from tests.builders import accepted, completed
 from tests.conftest import BUREAU_KEY, HALL_KEY, KEYS
+from tests.e2e.conftest import NOW
 from tests.e2e.procs import Service, call, dump_views, free_port, wait_for
 
 pytestmark = pytest.mark.slow
-NOW = "fixed:2026-10-12T10:00:00+08:00"
 
 
 def case_view(url: str, case_no: str) -> dict | None:
@@ -30,7 +28,7 @@ def post(url: str, body: dict) -> int:
     return status
 
 
-def run_scenario(intake_url: str, query_url: str) -> None:
+def run_scenario(intake_url: str, query_url: str, findings: set[str] = frozenset()) -> None:
     """Promised 5 working days, accepted 2026-09-30: due 2026-10-13 (Golden Week skipped)."""
     assert post(intake_url, accepted("LY-1")) == 201
     view = wait_for(lambda: case_view(query_url, "LY-1"), what="the case view")
@@ -43,7 +41,9 @@ def run_scenario(intake_url: str, query_url: str) -> None:
     assert view["due_at"] == "2026-10-13T23:59:59+08:00"
     assert view["light"] == "yellow"  # the clock says 10-12, the working day before
     assert view["provisional"] is False
-    assert view["findings"] == []
+    # Recorded 12 days after it happened, under a clock in its warning day.
+    wait_for(lambda: {f["rule"] for f in (case_view(query_url, "LY-1") or {}).get(
+        "findings", [])} == findings, what=f"findings {findings}")
     post(intake_url, completed("LY-1", "2026-10-12T09:00:00+08:00"))
     done = wait_for(lambda: (v := case_view(query_url, "LY-1")) and v["status"] == "completed"
                     and v, what="completion")
@@ -58,42 +58,11 @@ def test_embedded_serve_shows_the_case_with_its_due_date(tmp_path):
                               "HALLWATCH_KEYS": KEYS, "HALLWATCH_CLOCK": NOW},
                     tmp_path, port).start()
     try:
-        run_scenario(serve.url, serve.url)
+        run_scenario(serve.url, serve.url, {"report.late", "deadline.warning"})
         assert (tmp_path / "var" / "events.db").exists()
         assert (tmp_path / "var" / "chdb").is_dir()
     finally:
         serve.stop()
-
-
-@pytest.fixture
-def production(tmp_path, postgres, kafka):
-    """Environment for separate intake / relay / projections processes."""
-    topic = f"hall.events.{uuid.uuid4().hex[:8]}"
-    kafka.create_topic(topic, partitions=3)
-    env = {
-        "HALLWATCH_EVENT_STORE": postgres.create_database(f"e2e_{uuid.uuid4().hex[:8]}"),
-        "HALLWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "HALLWATCH_HALL_TOPIC": topic,
-        "HALLWATCH_CONSUMER_GROUP": f"e2e-{uuid.uuid4().hex[:6]}",
-        "HALLWATCH_CLICKHOUSE": f"chdb:///{tmp_path / 'chdb-a'}",
-        "HALLWATCH_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "HALLWATCH_DATA_DIR": str(tmp_path / "var"),
-        "HALLWATCH_KEYS": KEYS,
-        "HALLWATCH_CLOCK": NOW,
-    }
-    started: list[Service] = []
-
-    def start(command: str, log_name: str = "", **overrides: str) -> Service:
-        port = free_port() if command in ("intake", "projections") else None
-        log_dir = tmp_path / (log_name or command)
-        log_dir.mkdir(exist_ok=True)
-        service = Service(command, {**env, **overrides}, log_dir, port).start()
-        started.append(service)
-        return service
-
-    yield env, start
-    for service in started:
-        service.stop()
 
 
 def test_production_processes_show_the_case_with_its_due_date(production):

@@ -85,6 +85,14 @@ def test_invalid_events_answer_422_with_the_field_path_and_store_nothing(
     assert stored_count(intake) == 0
 
 
+def test_an_event_from_the_future_answers_422_and_stores_nothing(client, intake):
+    response = post(client, accepted("C1", time="2026-10-12T10:06:00+08:00"))  # clock 10:00
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "time"
+    assert stored_count(intake) == 0
+    assert post(client, accepted("C2", time="2026-10-12T10:04:00+08:00")).status_code == 201
+
+
 def test_a_body_that_is_not_json_answers_400(client):
     response = client.post("/v1/events", content=b"{not json", headers=auth(HALL_KEY))
     assert response.status_code == 400

@@ -91,7 +91,9 @@ def test_a_batch_with_the_wrong_content_type_answers_415(client):
                       ).status_code == 415
 
 
-def test_loading_an_official_year_recomputes_provisional_deadlines_as_new_events(client, intake):
+def test_loading_an_official_year_recomputes_provisional_deadlines_as_new_events(
+        client, intake, clock):
+    clock.set("2026-12-24T12:00:00+08:00")
     late = accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10)
     early = accepted("C2", time="2026-11-02T10:00:00+08:00")
     for e in (late, early):
@@ -140,6 +142,7 @@ def test_only_the_bureau_loads_calendar_years(client):
 
 def test_an_auditor_replays_a_case_as_of_a_moment_with_a_verified_chain(client, intake, clock):
     person = {"name": "赵六", "id_number": "110101199001011234"}
+    clock.set("2026-09-30T10:05:00+08:00")
     client.post("/v1/events", content=json.dumps(accepted("C1", applicant=person)),
                 headers=auth(HALL_KEY))
     clock.set("2026-10-09T10:00:00+08:00")
