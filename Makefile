@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check hallwatch services tests scripts
+	$(BIN)/ruff check hallwatch services tests scripts bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 

@@ -10,7 +10,7 @@ never recompute anything.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -115,6 +115,11 @@ def judge(summary: Summary | None, fact: Fact, calendar: WorkCalendar, seasons: 
     elif kind in ("case.rejected", "case.completed", "case.returned", "case.withdrawn"):
         new["closed_at"] = fact.time.isoformat()
         new["supplement_pending"] = False
+        if new.get("accepted_at"):
+            # Working days from the day after acceptance through the closing day.
+            accepted_on = local_date(datetime.fromisoformat(new["accepted_at"]))
+            new["working_days_used"] = calendar.working_days_between(
+                accepted_on + timedelta(days=1), local_date(fact.time) + timedelta(days=1)).count
     elif kind == "case.rated":
         grade = int(data["satisfaction"])
         new["rating"] = grade

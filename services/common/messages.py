@@ -31,6 +31,10 @@ class Message:
     offset: int
     key: str
     value: dict[str, Any]
+    raw: str = ""  # the value as JSON text, when the source already has it
+
+    def text(self) -> str:
+        return self.raw or json.dumps(self.value, ensure_ascii=False)
 
 
 def _json(value: Any) -> str:

@@ -41,7 +41,7 @@ class KafkaSource:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             key_deserializer=lambda b: b.decode() if b is not None else "",
-            value_deserializer=lambda b: json.loads(b.decode()),
+            value_deserializer=lambda b: b.decode(),
             max_poll_records=5000,
             group_instance_id=f"{group}-{instance_id}" if instance_id else None,
         )
@@ -61,7 +61,8 @@ class KafkaSource:
         batch = []
         for records in polled.values():
             for r in records:
-                batch.append(Message(r.topic, r.partition, r.offset, r.key, r.value))
+                batch.append(Message(r.topic, r.partition, r.offset, r.key,
+                                     json.loads(r.value), r.value))
         return batch
 
     def commit(self, batch: list[Message]) -> None:

@@ -31,6 +31,7 @@ from hallwatch.errors import (
 )
 from hallwatch.hall import CalendarYear, HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
+from services.common import storage
 from services.common.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -44,7 +45,7 @@ def store_env(settings: Settings) -> dict[str, str]:
     """eventsourcing environment for the configured store URL."""
     url = urlparse(settings.store_url)
     env = {
-        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": settings.cipher(),
         "IS_SNAPSHOTTING_ENABLED": "n",
     }
@@ -94,6 +95,7 @@ class HallStore(Application[UUID]):
         summer, winter = settings.season_starts()
         self.seasons = Seasons(summer, winter)
         self.calendar = WorkCalendar()
+        self._known: set[UUID] = set()
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
@@ -138,6 +140,7 @@ class HallStore(Application[UUID]):
                         ) -> list[Recorded | DomainError]:
         streams: dict[UUID, Case | HallStream] = {}
         receipts: dict[UUID, Receipt] = {}
+        self._known = storage.existing(self, self._candidate_ids(envelopes))
         outcomes: list[Recorded | DomainError | tuple[Fact, Receipt, bool]] = []
         for envelope in envelopes:
             try:
@@ -174,7 +177,23 @@ class HallStore(Application[UUID]):
             results.append(Recorded(created, fact.id, fact.subject, receipt.sequence, position))
         return results
 
+    def _candidate_ids(self, envelopes: list[dict[str, Any]]) -> list[UUID]:
+        """The receipts and streams a chunk may touch (best effort: malformed envelopes
+        are refused later, one by one)."""
+        ids = []
+        for envelope in envelopes:
+            try:
+                fact = Fact.from_envelope(envelope, None)
+            except DomainError:
+                continue
+            ids.append(Receipt.create_id(fact.hall_id, fact.id))
+            ids.append(case_id(fact.subject) if fact.is_case_event
+                       else stream_id(stream_key(fact)))
+        return ids
+
     def _stored_receipt(self, receipt_id: UUID) -> Receipt | None:
+        if receipt_id not in self._known:
+            return None  # one query per chunk told us it was never stored
         try:
             receipt: Receipt = self.repository.get(receipt_id)
         except AggregateNotFoundError:
@@ -187,6 +206,8 @@ class HallStore(Application[UUID]):
         stream = streams.get(key)
         if stream is None:
             try:
+                if key not in self._known:
+                    raise AggregateNotFoundError(key)
                 stream = self.repository.get(key)
             except AggregateNotFoundError:
                 stream = self._open(fact)
@@ -317,18 +338,4 @@ class HallStore(Application[UUID]):
                 "verified": broken_at is None, "broken_at_sequence": broken_at}
 
     def position_of(self, originator_id: UUID, version: int) -> int:
-        """The notification id (store position) of one stored event."""
-        recorder: Any = self.recorder
-        table = recorder.events_table_name
-        if self.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
-            sql = f"SELECT rowid AS position FROM {table} WHERE originator_id=? " \
-                  "AND originator_version=?"
-            params: list[Any] = [originator_id.hex, version]
-        else:
-            sql = f"SELECT notification_id AS position FROM {table} " \
-                  "WHERE originator_id=%s AND originator_version=%s"
-            params = [originator_id, version]
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        return int(row["position"])
+        return storage.position_of(self, originator_id, version)

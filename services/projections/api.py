@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Header, Query
+from fastapi.responses import HTMLResponse
 
 from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
 from hallwatch.catalogue import parse_time
-from hallwatch.errors import Forbidden, NotFound
+from hallwatch.errors import Forbidden, InvalidEvent, NotFound
 from services.common.auth import Keyring, require
+from services.projections.bulletin import GROUPS, Bulletins
 from services.projections.views import Views
+
+DASHBOARD_PAGE = Path(__file__).with_name("dashboard.html")
 
 CASE_FIELDS = ("case_no", "hall_id", "matter_code", "matter_name", "kind", "status",
                "promised_days", "accepted_at", "due_at", "yellow_at", "provisional",
@@ -70,4 +75,35 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRou
                               parse_time(until, "until") if until else None, limit)
         return {"alerts": alerts, "count": len(alerts)}
 
+    bulletins = Bulletins(views.client)
+
+    @api.get("/v1/bulletins")
+    def get_bulletin(start: str = Query(..., alias="from"), end: str = Query(..., alias="to"),
+                     by: str = "hall", authorization: str | None = Header(None)
+                     ) -> dict[str, Any]:
+        """定期通报 for [from, to) (dates, +08:00), per hall, window or staff."""
+        require(keys.authenticate(authorization), "bureau", "auditor")
+        first, stop = _date(start, "from"), _date(end, "to")
+        if by not in GROUPS:
+            raise InvalidEvent(f"must be one of {', '.join(GROUPS)}", "by")
+        if not first < stop or (stop - first).days > 366:
+            raise InvalidEvent("must be after from, and at most 366 days later", "to")
+        return bulletins.bulletin(by, first, stop)
+
+    @api.get("/v1/dashboard")
+    def get_dashboard(authorization: str | None = Header(None)) -> dict[str, Any]:
+        require(keys.authenticate(authorization), "bureau", "auditor")
+        return bulletins.dashboard(clock())
+
+    @api.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard_page() -> str:
+        return DASHBOARD_PAGE.read_text()
+
     return api
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidEvent(f"{text!r} is not a YYYY-MM-DD date", field) from None

@@ -23,7 +23,8 @@ DDL = [
     f"""CREATE TABLE IF NOT EXISTS {DATABASE}.events (
         id String, hall_id LowCardinality(String), type LowCardinality(String),
         subject String, time {TS}, recorded_at {TS}, position UInt64, sequence UInt32,
-        office_hours LowCardinality(String), chain String, cloudevent String
+        window_id String, staff_id String, office_hours LowCardinality(String), chain String,
+        cloudevent String
     ) ENGINE = ReplacingMergeTree ORDER BY (subject, position)""",
     f"""CREATE TABLE IF NOT EXISTS {DATABASE}.cases (
         case_no String, hall_id LowCardinality(String), matter_code String,
@@ -44,7 +45,7 @@ DDL = [
 ]
 
 EVENT_COLUMNS = ["id", "hall_id", "type", "subject", "time", "recorded_at", "position",
-                 "sequence", "office_hours", "chain", "cloudevent"]
+                 "sequence", "window_id", "staff_id", "office_hours", "chain", "cloudevent"]
 ALERT_COLUMNS = ["alert_id", "rule", "severity", "status", "hall_id", "case_no", "window_id",
                  "staff_id", "raised_at", "updated_at", "notice_due_at", "body", "version"]
 ALERT_FILTERS = {"hall": "hall_id", "case": "case_no", "rule": "rule", "severity": "severity",
@@ -83,11 +84,14 @@ class Views:
                     alerts[ce["alert_id"]] = row
                 continue
             summary = json.loads(ce["hwcase"]) if "hwcase" in ce else None
+            data, known = ce.get("data") or {}, summary or {}
             events.append([
                 ce["id"], _hall(ce["source"]), short_type(ce["type"]), ce["subject"],
                 _ts(ce["time"]), _ts(ce["hwrecordedtime"]), ce["hwposition"],
-                ce["hwsequence"], (summary or {}).get("office_hours", ""),
-                ce.get("hwchain", ""), json.dumps(ce, ensure_ascii=False),
+                ce["hwsequence"], data.get("window_id") or known.get("window_id") or "",
+                data.get("staff_id") or known.get("staff_id") or "",
+                known.get("office_hours", ""),
+                ce.get("hwchain", ""), message.text(),
             ])
             if summary is not None:
                 previous = cases.get(summary["case_no"])
@@ -120,7 +124,7 @@ class Views:
             s.get("kind") or "", s["status"], _ts(s.get("accepted_at")), _ts(s.get("due_at")),
             _ts(s.get("yellow_at")), _ts(s.get("closed_at")), bool(s.get("provisional")),
             s.get("window_id") or "", s.get("staff_id") or "", s.get("promised_days"),
-            json.dumps(s, ensure_ascii=False), ce["hwsequence"], ce["hwposition"],
+            ce["hwcase"], ce["hwsequence"], ce["hwposition"],
         ]
 
     def load_position(self, consumer: str) -> int:

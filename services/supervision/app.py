@@ -31,6 +31,7 @@ from hallwatch.catalogue import parse_time
 from hallwatch.errors import NotFound
 from hallwatch.rules import RuleSet, severity
 from hallwatch.watch import Judgement, Watch, watch_key
+from services.common import storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
@@ -72,6 +73,7 @@ class Supervision(Application[UUID]):
         self.clock = clock
         self.rules = rules
         self.calendar = WorkCalendar()
+        self._known: set[UUID] = set()
         self._seen = 0
         self._timers: dict[UUID, datetime] = {}  # watch id -> its next timer
         self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
@@ -107,6 +109,8 @@ class Supervision(Application[UUID]):
             return
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
+        self._known = storage.existing(self, (Watch.create_id(watch_key(m.value))
+                                              for m in fresh))
         for message in fresh:
             watch = self._watch(watch_key(message.value), watches)
             self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
@@ -119,16 +123,17 @@ class Supervision(Application[UUID]):
     def _watch(self, key: str, cache: dict[UUID, Watch]) -> Watch:
         ident = Watch.create_id(key)
         if ident not in cache:
-            try:
+            if ident in self._known:
                 cache[ident] = self.repository.get(ident)
-            except AggregateNotFoundError:
+            else:
                 cache[ident] = Watch(key=key)
         return cache[ident]
 
     def _apply(self, judgement: Judgement, watch: Watch, alerts: dict[UUID, Alert]) -> None:
+        raised = storage.existing(self, (alert_id(f.alert_key) for f in judgement.findings))
         for finding in judgement.findings:
             ident = alert_id(finding.alert_key)
-            if ident in alerts or self._alert_or_none(ident) is not None:
+            if ident in alerts or ident in raised:
                 continue  # that rule, at that moment, was raised already
             alerts[ident] = Alert(
                 key=finding.alert_key, rule=finding.rule, severity=severity(finding.rule),

@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 import pytest
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 from fastapi.testclient import TestClient
 

@@ -5,70 +5,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from kafka import KafkaConsumer
 
-from services.common.messages import Message, alert_message, to_cloudevent
-from services.common.web import create_app
+from services.common.messages import Message, to_cloudevent
 from services.intake.relay import Relay, producer
 from services.intake.service import build as build_intake
-from services.projections.service import build as build_projections
-from services.projections.service import log_source
 from services.supervision.service import build as build_supervision
 from tests.builders import accepted, completed, event
 from tests.conftest import BUREAU_KEY, HALL2_KEY, HALL_KEY, bearer
-
-
-class World:
-    """intake + supervision + projections in one process, stepped by hand."""
-
-    def __init__(self, settings, clock) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.intake = build_intake(settings, clock)
-        self.supervision = build_supervision(settings, clock, log_app=self.intake.store)
-        self.projections = build_projections(settings, clock, log_app=self.intake.store)
-        self.projections.follow(log_source(self.projections.views, self.supervision.app,
-                                           "alerts", alert_message))
-        self.client = TestClient(create_app(self.intake.router, self.projections.router,
-                                            self.supervision.router))
-
-    def send(self, envelope) -> None:
-        self.intake.store.record(envelope, envelope["source"].rsplit("/", 1)[-1])
-
-    def send_on_time(self, envelope) -> None:
-        """Record a fact a few minutes after it happened (no 体外循环), then come back."""
-        now = self.clock.now
-        self.clock.set(envelope["time"])
-        self.clock.now += timedelta(minutes=5)
-        self.send(envelope)
-        self.clock.now = now
-
-    def settle(self) -> None:
-        while self.supervision.step():
-            pass
-        for source in self.projections.sources:
-            while batch := source.poll(1000, 0):
-                self.projections.views.write(batch)
-                source.commit(batch)
-
-    def alerts(self, key=BUREAU_KEY, **filters) -> list[dict]:
-        response = self.client.get("/v1/alerts", params=filters, headers=bearer(key))
-        assert response.status_code == 200, response.text
-        return response.json()["alerts"]
-
-    def stored_alerts(self) -> list:
-        app = self.supervision.app
-        return [n for n in app.recorder.select_notifications(1, 100_000)
-                if n.topic.endswith("Alert.Raised")]
-
-    def close(self) -> None:
-        self.projections.views.client.close()
-        self.supervision.app.close()
-        self.intake.store.close()
+from tests.world import World
 
 
 @pytest.fixture

@@ -116,6 +116,12 @@ def test_the_light_turns_yellow_the_working_day_before_and_red_after_the_due_dat
     assert light(summary, at("2026-10-14T00:00:00+08:00")) == "red"
 
 
+def test_a_completed_case_records_the_working_days_it_used():
+    case = open_case(accepted("C1"))  # 09-30
+    case.record(fact(completed("C1", "2026-10-09T10:00:00+08:00")), CAL, SEASONS)
+    assert case.summary["working_days_used"] == 2  # 10-08 and 10-09; Golden Week skipped
+
+
 def test_a_closed_case_has_no_light():
     case = open_case(accepted("C1"))
     case.record(fact(completed("C1", "2026-10-09T10:00:00+08:00")), CAL, SEASONS)
@@ -162,3 +168,4 @@ def test_events_are_classified_in_or_out_of_office_hours():
 
 def test_the_lifecycle_doc_is_generated_from_the_table():
     assert "`case.completed` | accepted | completed" in lifecycle.as_markdown()
+

@@ -1,0 +1,48 @@
+"""Read-only SQL beside eventsourcing's API, for the two questions it has no bulk answer
+to: which aggregates exist, and where one stored event sits in the notification log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+
+def _is_sqlite(app: Application[Any]) -> bool:
+    return app.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite"
+
+
+def _query(app: Application[Any], sql: str, params: list[Any]) -> list[Any]:
+    recorder: Any = app.recorder
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(sql.format(t=recorder.events_table_name), params)
+        return list(cursor.fetchall())
+
+
+def existing(app: Application[Any], ids: Iterable[UUID]) -> set[UUID]:
+    """Which of ``ids`` have any stored event: one query instead of one per id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return set()
+    if _is_sqlite(app):
+        marks = ",".join("?" * len(wanted))
+        rows = _query(app, "SELECT DISTINCT originator_id AS id FROM {t} "
+                      f"WHERE originator_id IN ({marks})", [i.hex for i in wanted])
+        return {UUID(r["id"]) for r in rows}
+    rows = _query(app, "SELECT DISTINCT originator_id AS id FROM {t} "
+                  "WHERE originator_id = ANY(%s)", [wanted])
+    return {UUID(str(r["id"])) for r in rows}
+
+
+def position_of(app: Application[Any], originator_id: UUID, version: int) -> int:
+    """The notification id (store position) of one stored event."""
+    if _is_sqlite(app):
+        sql = "SELECT rowid AS position FROM {t} WHERE originator_id=? AND originator_version=?"
+        params: list[Any] = [originator_id.hex, version]
+    else:
+        sql = "SELECT notification_id AS position FROM {t} " \
+              "WHERE originator_id=%s AND originator_version=%s"
+        params = [originator_id, version]
+    return int(_query(app, sql, params)[0]["position"])
