@@ -63,6 +63,13 @@ SCRIPT = [
     ("case.completed", "LY-2026-0003", "2026-10-09T09:41:00+08:00", {"result": "approved"}),
     ("case.accepted", "LY-2026-0004", "2026-10-10T10:05:00+08:00",
      accepted("promised", 10, "SL-4")),
+    ("case.accepted", "LY-2026-0005", "2026-10-12T08:40:00+08:00",
+     accepted("promised", 5, "SL-5")),
+    ("case.rejected", "LY-2026-0005", "2026-10-12T09:05:00+08:00",
+     {"category": "non_compliant", "reason": "申请材料不符合法定形式"}),
+    ("post.absence_noticed", "W03", "2026-10-12T09:20:00+08:00",
+     {"window_id": "W03", "staff_id": "S017", "reason": "临时外出",
+      "expected_return": "2026-10-12T09:40:00+08:00"}),
 ]
 
 
@@ -98,7 +105,7 @@ def main() -> None:
         status, body = call(base, "POST", "/v1/events", HALL_KEY, bad)
         print(f"hall   POST (malformed)                      -> {status} {body['error']}\n")
         print(f"{'case':<14}{'kind':<11}{'status':<11}{'accepted':<27}{'due':<27}light")
-        for case in sorted({c for _, c, _, _ in SCRIPT}):
+        for case in sorted({c for t, c, _, _ in SCRIPT if t.startswith("case.")}):
             for _ in range(50):
                 status, view = call(base, "GET", f"/v1/cases/{case}", BUREAU_KEY)
                 if status == 200 and (case != "LY-2026-0003" or view["status"] == "completed"):
@@ -106,7 +113,24 @@ def main() -> None:
                 time.sleep(0.2)
             print(f"{case:<14}{view['kind']:<11}{view['status']:<11}{view['accepted_at']:<27}"
                   f"{view['due_at']:<27}{view['light']}")
-        print(f"\nmetrics: {base}/metrics")
+        print("\nsupervision (raised_at = when the rule was broken):")
+        for _ in range(50):
+            _, found = call(base, "GET", "/v1/alerts", BUREAU_KEY)
+            if len(found["alerts"]) >= 9:
+                break
+            time.sleep(0.2)
+        for alert in sorted(found["alerts"], key=lambda a: a["raised_at"]):
+            subject = alert.get("case_no") or alert.get("window_id")
+            print(f"  {alert['raised_at']}  {alert['severity']:<8}{alert['rule']:<24}"
+                  f"{subject:<14}{alert['status']}  {alert['detail'][:40]}")
+        _, report = call(base, "GET", "/v1/bulletins?from=2026-09-01&to=2026-10-13", BUREAU_KEY)
+        for row in report["rows"]:
+            print(f"\nbulletin {report['period']['from']}..{report['period']['to']} "
+                  f"hall {row['hall_id']}: accepted {row['accepted']}, completed "
+                  f"{row['completed']}, on time {row['on_time_rate']}, overdue "
+                  f"{row['overdue']}, rejections {row['rejections_by_category']}, "
+                  f"findings {row['findings']}")
+        print(f"\ndashboard: {base}/dashboard (bureau key {BUREAU_KEY}); metrics: {base}/metrics")
         if os.environ.get("DEMO_KEEP"):
             print("serving until Ctrl-C ...")
             server.wait()
