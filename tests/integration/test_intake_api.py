@@ -14,18 +14,6 @@ from tests.builders import accepted, completed, event
 from tests.conftest import BUREAU_KEY, HALL2_KEY, HALL_KEY, auth
 
 
-@pytest.fixture
-def intake(settings, clock):
-    service = build(settings, clock)
-    yield service
-    service.store.close()
-
-
-@pytest.fixture
-def client(intake):
-    return TestClient(create_app(intake.router))
-
-
 def post(client, body, key=HALL_KEY, **kwargs):
     return client.post("/v1/events", content=json.dumps(body), headers=auth(key), **kwargs)
 
@@ -135,8 +123,11 @@ def test_completing_a_rejected_case_answers_409_with_a_plain_reason(client):
     assert "rejected" in response.json()["error"]["reason"]
 
 
-def test_personal_data_is_encrypted_at_rest(client, settings):
+def test_personal_data_is_encrypted_at_rest(settings, clock):
+    service = build(settings, clock)
+    client = TestClient(create_app(service.router))
     post(client, accepted("C1", applicant={"name": "王小明", "id_number": "220402199001011234"}))
+    service.store.close()
     raw = sqlite3.connect(settings.data_dir / "events.db").execute(
         "SELECT state FROM stored_events").fetchall()
     blob = b"".join(row[0] for row in raw)

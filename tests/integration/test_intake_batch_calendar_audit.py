@@ -22,18 +22,8 @@ YEAR_2027 = {"year": 2027, "reference": "国办发明电〔2026〕9号",
              "holidays": ["2027-01-01", "2027-01-04", "2027-01-05"], "workdays": []}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def intake(request, clock):
-    settings = request.getfixturevalue("settings" if request.param == "sqlite"
-                                       else "pg_settings")
-    service = build(settings, clock)
-    yield service
-    service.store.close()
 
 
-@pytest.fixture
-def client(intake):
-    return TestClient(create_app(intake.router))
 
 
 def ndjson(*events) -> bytes:
