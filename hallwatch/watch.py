@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -82,7 +82,9 @@ class _State:
             self.open_alerts[rule] = key
 
     def set_timer(self, rule: str, at: datetime, since: datetime, evidence: str,
-                  detail: str = "") -> None:
+                  detail: str = "", basis: dict[str, Any] | None = None) -> None:
+        """``basis``: {"from": date, "working_days": n} when ``at`` is the end of the nth
+        working day after a date, so a newly loaded calendar year can move it."""
         at_text = at.isoformat()
         if f"{rule}@{at_text}" in self.raised:
             return  # this (rule, moment) was raised already
@@ -91,7 +93,7 @@ class _State:
             return
         trail = [*(current["evidence"] if current else []), evidence]
         self.timers[rule] = {"at": at_text, "since": since.isoformat(), "evidence": trail,
-                             "detail": detail}
+                             "detail": detail, "basis": basis}
 
     def drop_timer(self, rule: str) -> None:
         self.timers.pop(rule, None)
@@ -151,6 +153,25 @@ class Watch(Aggregate):
             self._judged(source_event="", **self._record(state))
         return state.judgement
 
+    def reschedule(self, calendar: WorkCalendar, calendar_version: str) -> bool:
+        """Move working-day timers to where ``calendar`` puts them; True if any moved."""
+        timers = {}
+        for rule, timer in self.timers.items():
+            basis = timer.get("basis")
+            if basis:
+                day = calendar.add_working_days(date.fromisoformat(basis["from"]),
+                                                basis["working_days"]).day
+                timer = {**timer, "at": end_of_day(day).isoformat()}
+            timers[rule] = timer
+        if timers == self.timers:
+            return False
+        self._rescheduled(timers=timers, calendar_version=calendar_version)
+        return True
+
+    @event("Rescheduled")
+    def _rescheduled(self, timers: dict[str, dict[str, Any]], calendar_version: str) -> None:
+        self.timers = timers
+
     def next_timer(self) -> datetime | None:
         return min((parse_time(t["at"]) for t in self.timers.values()), default=None)
 
@@ -198,8 +219,10 @@ def _judge_fact(state: _State, ce: dict[str, Any], moment: datetime, rules: Rule
         state.finding("report.late", moment + limit, [ident],
                       f"happened {moment.isoformat()}, recorded {recorded.isoformat()}", ident)
 
-    def working_days_after(days: int) -> datetime:
-        return end_of_day(calendar.add_working_days(local_date(moment), days).day)
+    def working_days_after(days: int) -> tuple[datetime, dict[str, Any]]:
+        start = local_date(moment)
+        basis = {"from": start.isoformat(), "working_days": days}
+        return end_of_day(calendar.add_working_days(start, days).day), basis
 
     if kind == "case.notice_issued":
         listed = list(data.get("missing_materials", []))
@@ -238,9 +261,9 @@ def _judge_fact(state: _State, ce: dict[str, Any], moment: datetime, rules: Rule
     elif kind == "post.resumed":
         state.drop_timer("post.absence_overrun")
     elif kind == "complaint.received":
-        state.set_timer("complaint.overdue",
-                        working_days_after(rules.complaint_resolution_working_days), moment,
-                        ident, data.get("complaint_no", ""))
+        at, basis = working_days_after(rules.complaint_resolution_working_days)
+        state.set_timer("complaint.overdue", at, moment, ident, data.get("complaint_no", ""),
+                        basis)
     elif kind == "complaint.resolved":
         state.drop_timer("complaint.overdue")
 
@@ -278,15 +301,15 @@ def _judge_case_clocks(state: _State, kind: str, summary: dict[str, Any], moment
         state.drop_timer("tolerance.supplement_overdue")
     if status == lifecycle.SUSPENDED:
         if kind == "case.suspended":
-            state.set_timer("procedure.overlong",
-                            working_days_after(rules.procedure_max_working_days), moment, ident,
-                            f"limit {rules.procedure_max_working_days} working days")
+            at, basis = working_days_after(rules.procedure_max_working_days)
+            state.set_timer("procedure.overlong", at, moment, ident,
+                            f"limit {rules.procedure_max_working_days} working days", basis)
     else:
         state.drop_timer("procedure.overlong")
     if kind == "case.rated" and summary.get("rating_bad_open"):
-        state.set_timer("rating.rectification_overdue",
-                        working_days_after(rules.rating_rectification_working_days), moment,
-                        ident, f"satisfaction {summary.get('rating')}")
+        at, basis = working_days_after(rules.rating_rectification_working_days)
+        state.set_timer("rating.rectification_overdue", at, moment, ident,
+                        f"satisfaction {summary.get('rating')}", basis)
     if not summary.get("rating_bad_open"):
         state.drop_timer("rating.rectification_overdue")
     if status in lifecycle.CLOSED:

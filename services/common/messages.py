@@ -15,11 +15,12 @@ from eventsourcing.persistence import Notification
 
 from hallwatch.case import Case
 from hallwatch.catalogue import TYPE_PREFIX, masked
-from hallwatch.hall import HallStream
+from hallwatch.hall import CalendarYear, HallStream
 
 _CASE_FACTS = (Case.Opened, Case.FactRecorded)  # type: ignore[attr-defined]
 _STREAM_FACTS = (HallStream.Opened, HallStream.FactRecorded)  # type: ignore[attr-defined]
 _RECOMPUTED = Case.DeadlineRecomputed  # type: ignore[attr-defined]
+_YEAR_LOADED = (CalendarYear.Loaded, CalendarYear.Reloaded)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
                 "hwchain": event.chain}
     if isinstance(event, _STREAM_FACTS):
         return {**masked(event.fact), **extensions, "hwstate": _json({"state": event.state})}
+    if isinstance(event, _YEAR_LOADED):
+        return {
+            "specversion": "1.0",
+            "id": f"calendar-{event.originator_id}-{event.originator_version}",
+            "source": "/hallwatch",
+            "type": TYPE_PREFIX + "calendar.year_loaded",
+            "subject": f"calendar-{event.rules['year']}",
+            "time": event.loaded_at,
+            "data": {**event.rules, "version": event.calendar_version},
+            **extensions,
+        }
     if isinstance(event, _RECOMPUTED):
         summary = event.summary
         return {

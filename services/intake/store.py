@@ -29,9 +29,9 @@ from hallwatch.errors import (
     InvalidEvent,
     NotFound,
 )
-from hallwatch.hall import CalendarYear, HallStream, Receipt, stream_id, stream_key
+from hallwatch.hall import HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
-from services.common import storage
+from services.common import calendars, storage
 from services.common.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -236,16 +236,7 @@ class HallStore(Application[UUID]):
 
         Returns the case numbers whose deadline was recomputed (each a new event).
         """
-        now = self.clock().isoformat()
-        try:
-            year: CalendarYear = self.repository.get(CalendarYear.create_id(rules.year))
-            year.reload(rules=rules.as_dict(), calendar_version=rules.version,
-                        loaded_by=loaded_by, loaded_at=now)
-        except AggregateNotFoundError:
-            year = CalendarYear(year=rules.year, rules=rules.as_dict(),
-                                calendar_version=rules.version, loaded_by=loaded_by,
-                                loaded_at=now)
-        self.save(year)
+        calendars.record_year(self, rules, loaded_by, self.clock().isoformat())
         self.calendar = self.calendar.with_year(rules)
         recomputed = []
         for case in self._open_cases():
@@ -257,18 +248,8 @@ class HallStore(Application[UUID]):
 
     def _load_calendar_years(self) -> None:
         """Apply every year loaded since we last looked (by this or another process)."""
-        prefix = f"{CalendarYear.__module__}:{CalendarYear.__qualname__}."
-        topics = [prefix + "Loaded", prefix + "Reloaded"]
-        while True:
-            page = self.recorder.select_notifications(self._calendar_seen + 1, 100,
-                                                      topics=topics)
-            for notification in page:
-                event = self.mapper.to_domain_event(notification)
-                rules = YearRules.from_dict(event.rules)  # type: ignore[attr-defined]
-                self.calendar = self.calendar.with_year(rules)
-                self._calendar_seen = notification.id
-            if len(page) < 100:
-                break
+        self.calendar, self._calendar_seen = calendars.follow_years(
+            self, self.calendar, self._calendar_seen)
         self._calendar_checked = monotonic()
 
     def refresh_calendar(self) -> None:

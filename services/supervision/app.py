@@ -26,12 +26,12 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
 
 from hallwatch.alert import Alert, alert_id
-from hallwatch.calendar import WorkCalendar, end_of_day, local_date
-from hallwatch.catalogue import parse_time
+from hallwatch.calendar import WorkCalendar, YearRules, end_of_day, local_date
+from hallwatch.catalogue import TYPE_PREFIX, parse_time
 from hallwatch.errors import NotFound
 from hallwatch.rules import RuleSet, severity
 from hallwatch.watch import Judgement, Watch, watch_key
-from services.common import storage
+from services.common import calendars, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
 ATTEMPTS = 20
+YEAR_LOADED = TYPE_PREFIX + "calendar.year_loaded"
 
 
 def load_rules(path: str) -> RuleSet:
@@ -72,8 +73,9 @@ class Supervision(Application[UUID]):
         super().__init__(env=supervision_env(settings))
         self.clock = clock
         self.rules = rules
-        self.calendar = WorkCalendar()
         self._known: set[UUID] = set()
+        # Years the bureau loaded, as this store recorded them when they arrived.
+        self.calendar, _ = calendars.follow_years(self, WorkCalendar(), 0)
         self._seen = 0
         self._timers: dict[UUID, datetime] = {}  # watch id -> its next timer
         self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
@@ -109,16 +111,33 @@ class Supervision(Application[UUID]):
             return
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
+        years: list[Any] = []
         self._known = storage.existing(self, (Watch.create_id(watch_key(m.value))
                                               for m in fresh))
         for message in fresh:
+            if message.value["type"] == YEAR_LOADED:
+                years.append(self._year_loaded(message.value, watches))
+                continue
             watch = self._watch(watch_key(message.value), watches)
             self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
         processing: ProcessingEvent[UUID] = ProcessingEvent(
             tracking=Tracking(name, fresh[-1].offset + 1))
-        processing.collect_events(*watches.values(), *alerts.values())
+        processing.collect_events(*years, *watches.values(), *alerts.values())
         self._record(processing)
         self.refresh_index()
+
+    def _year_loaded(self, ce: dict[str, Any], watches: dict[UUID, Watch]) -> Any:
+        """An official year arrived: record it, and move every working-day timer
+        (complaints, ratings, procedures) that the estimate had placed."""
+        data = {k: v for k, v in ce["data"].items() if k != "version"}
+        rules = YearRules.from_dict(data)
+        year = calendars.year_loaded(self, rules, "bureau", ce["time"])
+        self.calendar = self.calendar.with_year(rules)
+        for ident in list(self._timers):
+            watch = watches.get(ident) or self.repository.get(ident)
+            if watch.reschedule(self.calendar, rules.version):
+                watches[ident] = watch
+        return year
 
     def _watch(self, key: str, cache: dict[UUID, Watch]) -> Watch:
         ident = Watch.create_id(key)

@@ -218,3 +218,29 @@ def test_on_kafka_each_event_is_judged_once_across_a_crash_and_alerts_are_publis
     assert all(a["raised_at"] in ("2026-10-12T00:00:00+08:00", "2026-10-13T23:59:59+08:00")
                for a in published if a["status"] == "raised")
     intake.store.close()
+
+
+def test_an_official_year_reaches_supervision_and_moves_its_working_day_clocks(
+        settings, clock):
+    clock.set("2026-12-30T10:05:00+08:00")
+    world = World(settings, clock)
+    world.send(event("complaint.received", "W03", "2026-12-30T10:00:00+08:00",
+                     {"complaint_no": "TS-1", "channel": "hotline_12342", "content": "态度差"}))
+    world.settle()
+    year = {"year": 2027, "holidays": ["2027-01-01", "2027-01-04", "2027-01-05"],
+            "workdays": [], "reference": "国办发明电〔2026〕9号"}
+    assert world.client.post("/v1/calendar/years", json=year,
+                             headers=bearer(BUREAU_KEY)).status_code == 201
+    world.settle()
+    assert world.supervision.app.calendar.year(2027).source == "official"
+    clock.set("2027-01-08T09:00:00+08:00")  # past the estimate's deadline (01-07)
+    world.settle()
+    assert world.alerts(rule="complaint.overdue") == []
+    clock.set("2027-01-12T09:00:00+08:00")
+    world.settle()
+    (overdue,) = world.alerts(rule="complaint.overdue")
+    assert overdue["raised_at"] == "2027-01-11T23:59:59+08:00"
+    world.close()
+    restarted = World(settings, clock)
+    assert restarted.supervision.app.calendar.year(2027).source == "official"
+    restarted.close()

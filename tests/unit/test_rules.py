@@ -341,3 +341,18 @@ def test_a_replayed_watch_never_judges_again():
     assert replayed.timers == watch.timers
     assert replayed.raised == watch.raised
     assert case_id("C1") != watch.id
+
+
+def test_a_loaded_year_moves_a_working_day_timer_the_estimate_had_placed():
+    hall = Hall()
+    complaint = {"complaint_no": "TS-1", "channel": "hotline_12342", "content": "等候过久"}
+    hall.send(event("complaint.received", "W03", "2026-12-30T10:00:00+08:00", complaint))
+    watch = hall.watches["complaint/H1/TS-1"]
+    assert watch.timers["complaint.overdue"]["at"] == "2027-01-07T23:59:59+08:00"
+    official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
+                                                                "2027-01-05"], "workdays": []})
+    assert watch.reschedule(CAL.with_year(official), official.version)
+    assert watch.timers["complaint.overdue"]["at"] == "2027-01-11T23:59:59+08:00"
+    assert not watch.reschedule(CAL.with_year(official), official.version)  # nothing to move
+    hall.tick("2027-01-08T00:00:00+08:00")
+    assert hall.raised("complaint.overdue") == []

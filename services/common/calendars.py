@@ -1,0 +1,44 @@
+"""Calendar years loaded by the bureau, as recorded in an application's own store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.application import Application
+
+from hallwatch.calendar import WorkCalendar, YearRules
+from hallwatch.hall import CalendarYear
+
+TOPICS = [f"{CalendarYear.__module__}:{CalendarYear.__qualname__}.{name}"
+          for name in ("Loaded", "Reloaded")]
+
+
+def follow_years(app: Application[Any], calendar: WorkCalendar, seen: int
+                 ) -> tuple[WorkCalendar, int]:
+    """``calendar`` with every year recorded after position ``seen``; the new position."""
+    while True:
+        page = app.recorder.select_notifications(seen + 1, 100, topics=TOPICS)
+        for notification in page:
+            event: Any = app.mapper.to_domain_event(notification)
+            calendar = calendar.with_year(YearRules.from_dict(event.rules))
+            seen = notification.id
+        if len(page) < 100:
+            return calendar, seen
+
+
+def year_loaded(app: Application[Any], rules: YearRules, loaded_by: str, at: str
+                ) -> CalendarYear:
+    """The year's aggregate with the load as a pending event (a reload of a year already
+    loaded is a new event of that year); the caller saves it."""
+    ident = CalendarYear.create_id(rules.year)
+    if ident in app.repository:
+        year: CalendarYear = app.repository.get(ident)
+        year.reload(rules=rules.as_dict(), calendar_version=rules.version, loaded_by=loaded_by,
+                    loaded_at=at)
+        return year
+    return CalendarYear(year=rules.year, rules=rules.as_dict(), calendar_version=rules.version,
+                        loaded_by=loaded_by, loaded_at=at)
+
+
+def record_year(app: Application[Any], rules: YearRules, loaded_by: str, at: str) -> None:
+    app.save(year_loaded(app, rules, loaded_by, at))
