@@ -95,7 +95,6 @@ class HallStore(Application[UUID]):
         summer, winter = settings.season_starts()
         self.seasons = Seasons(summer, winter)
         self.calendar = WorkCalendar()
-        self._known: set[UUID] = set()
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
@@ -140,7 +139,8 @@ class HallStore(Application[UUID]):
                         ) -> list[Recorded | DomainError]:
         streams: dict[UUID, Case | HallStream] = {}
         receipts: dict[UUID, Receipt] = {}
-        self._known = storage.existing(self, self._candidate_ids(envelopes))
+        # Per call, never on self: requests run concurrently on the web server's threads.
+        known = storage.existing(self, self._candidate_ids(envelopes))
         outcomes: list[Recorded | DomainError | tuple[Fact, Receipt, bool]] = []
         for envelope in envelopes:
             try:
@@ -148,7 +148,7 @@ class HallStore(Application[UUID]):
                 if fact.time > self.clock() + FUTURE_TOLERANCE:
                     raise InvalidEvent("the event claims to have happened in the future", "time")
                 receipt_id = Receipt.create_id(fact.hall_id, fact.id)
-                receipt = receipts.get(receipt_id) or self._stored_receipt(receipt_id)
+                receipt = receipts.get(receipt_id) or self._stored_receipt(receipt_id, known)
                 if receipt is not None:
                     if receipt.digest != fact.digest:
                         raise IdempotencyConflict(
@@ -156,7 +156,7 @@ class HallStore(Application[UUID]):
                             "id")
                     outcomes.append((fact, receipt, False))
                     continue
-                stream = self._apply(fact, streams)
+                stream = self._apply(fact, streams, known)
                 receipt = Receipt(hall_id=fact.hall_id, event_id=fact.id, digest=fact.digest,
                                   stream=str(stream.id), sequence=stream.version)
                 receipts[receipt_id] = receipt
@@ -191,8 +191,8 @@ class HallStore(Application[UUID]):
                        else stream_id(stream_key(fact)))
         return ids
 
-    def _stored_receipt(self, receipt_id: UUID) -> Receipt | None:
-        if receipt_id not in self._known:
+    def _stored_receipt(self, receipt_id: UUID, known: set[UUID]) -> Receipt | None:
+        if receipt_id not in known:
             return None  # one query per chunk told us it was never stored
         try:
             receipt: Receipt = self.repository.get(receipt_id)
@@ -200,13 +200,14 @@ class HallStore(Application[UUID]):
             return None
         return receipt
 
-    def _apply(self, fact: Fact, streams: dict[UUID, Case | HallStream]) -> Case | HallStream:
+    def _apply(self, fact: Fact, streams: dict[UUID, Case | HallStream], known: set[UUID]
+               ) -> Case | HallStream:
         """Apply ``fact`` to its stream (loaded once per chunk); raises if refused."""
         key = case_id(fact.subject) if fact.is_case_event else stream_id(stream_key(fact))
         stream = streams.get(key)
         if stream is None:
             try:
-                if key not in self._known:
+                if key not in known:
                     raise AggregateNotFoundError(key)
                 stream = self.repository.get(key)
             except AggregateNotFoundError:

@@ -73,7 +73,6 @@ class Supervision(Application[UUID]):
         super().__init__(env=supervision_env(settings))
         self.clock = clock
         self.rules = rules
-        self._known: set[UUID] = set()
         # Years the bureau loaded, as this store recorded them when they arrived.
         self.calendar, _ = calendars.follow_years(self, WorkCalendar(), 0)
         self._seen = 0
@@ -112,13 +111,12 @@ class Supervision(Application[UUID]):
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
         years: list[Any] = []
-        self._known = storage.existing(self, (Watch.create_id(watch_key(m.value))
-                                              for m in fresh))
+        known = storage.existing(self, (Watch.create_id(watch_key(m.value)) for m in fresh))
         for message in fresh:
             if message.value["type"] == YEAR_LOADED:
                 years.append(self._year_loaded(message.value, watches))
                 continue
-            watch = self._watch(watch_key(message.value), watches)
+            watch = self._watch(watch_key(message.value), watches, known)
             self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
         processing: ProcessingEvent[UUID] = ProcessingEvent(
             tracking=Tracking(name, fresh[-1].offset + 1))
@@ -139,10 +137,10 @@ class Supervision(Application[UUID]):
                 watches[ident] = watch
         return year
 
-    def _watch(self, key: str, cache: dict[UUID, Watch]) -> Watch:
+    def _watch(self, key: str, cache: dict[UUID, Watch], known: set[UUID]) -> Watch:
         ident = Watch.create_id(key)
         if ident not in cache:
-            if ident in self._known:
+            if ident in known:
                 cache[ident] = self.repository.get(ident)
             else:
                 cache[ident] = Watch(key=key)

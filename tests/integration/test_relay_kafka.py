@@ -105,3 +105,19 @@ def test_concurrent_writers_on_one_case_lose_no_event(store):
     assert sorted(r.sequence for r in results) == list(range(2, 14))
     assert store.case("C1").version == 13
     assert len(store.case("C1").summary["notice_materials"]) == 12
+
+
+def test_concurrent_batches_on_different_cases_and_halls_refuse_nothing(store):
+    for n in range(150):
+        store.record(accepted(f"A{n}"), "H1")
+    follow_ups = [event("case.extended", f"A{n}", "2026-10-09T10:00:00+08:00",
+                        {"extra_days": 1, "reason": "r", "approved_by": "L",
+                         "applicant_notified": True}) for n in range(150)]
+    others = [accepted(f"B{n}", hall="H2") for n in range(150)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # One long batch judged while other requests come and go beside it.
+        extended = pool.submit(store.record_batch, follow_ups, "H1")
+        opened = pool.submit(lambda: [store.record_batch([e], "H2")[0] for e in others])
+        results = extended.result() + opened.result()
+    refused = [r for r in results if not hasattr(r, "position")]
+    assert refused == []
