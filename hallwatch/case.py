@@ -10,6 +10,7 @@ never recompute anything.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
@@ -35,13 +36,15 @@ def case_id(case_no: str) -> UUID:
 GENESIS = "0" * 64
 
 
-def link(previous: str, content: dict[str, Any]) -> str:
-    """The next link of a case's hash chain: sha256(previous link + content digest).
+def link(previous: str, content: dict[str, Any], key: bytes) -> str:
+    """The next link of a case's hash chain: HMAC-SHA256(key, previous link + digest).
 
     Each event records its link, and the link is published with it, so an auditor can
     recompute the chain from the event store and compare it with the copies in Kafka and
-    ClickHouse: changing any stored event breaks every later link."""
-    return hashlib.sha256((previous + digest(content)).encode()).hexdigest()
+    ClickHouse: changing any stored event breaks every later link. The link is keyed
+    because it covers the applicant's personal data, which is published masked: an
+    unkeyed hash of a short phone or ID number could be brute-forced from its mask."""
+    return hmac.new(key, (previous + digest(content)).encode(), hashlib.sha256).hexdigest()
 
 
 def _apply_deadline(summary: Summary, deadline: deadlines.Deadline | None) -> None:
@@ -140,12 +143,13 @@ class Case(Aggregate):
         return case_id(case_no)
 
     @classmethod
-    def open(cls, fact: Fact, calendar: WorkCalendar, seasons: Seasons,
+    def open(cls, fact: Fact, calendar: WorkCalendar, seasons: Seasons, chain_key: bytes,
              recorded_at: datetime | None = None) -> Case:
-        """``recorded_at``: when the system stored the fact (the injected clock)."""
+        """``recorded_at``: when the system stored the fact (the injected clock);
+        ``chain_key``: the secret the hash chain is keyed with."""
         return cls(case_no=fact.subject, hall_id=fact.hall_id, fact=fact.envelope,
                    summary=judge(None, fact, calendar, seasons),
-                   chain=link(GENESIS, fact.envelope),
+                   chain=link(GENESIS, fact.envelope, chain_key),
                    recorded_at=(recorded_at or fact.time).isoformat())
 
     @event("Opened")
@@ -156,12 +160,13 @@ class Case(Aggregate):
         self.summary = summary
         self.chain = chain
 
-    def record(self, fact: Fact, calendar: WorkCalendar, seasons: Seasons,
+    def record(self, fact: Fact, calendar: WorkCalendar, seasons: Seasons, chain_key: bytes,
                recorded_at: datetime | None = None) -> None:
         if fact.hall_id != self.hall_id:
-            raise Forbidden(f"case {self.case_no} belongs to hall {self.hall_id}", "subject")
+            # Say nothing of whose case it is: that is another hall's business.
+            raise Forbidden(f"case {self.case_no} is not one of this hall's cases", "subject")
         self._record(fact=fact.envelope, summary=judge(self.summary, fact, calendar, seasons),
-                     chain=link(self.chain, fact.envelope),
+                     chain=link(self.chain, fact.envelope, chain_key),
                      recorded_at=(recorded_at or fact.time).isoformat())
 
     @event("FactRecorded")
@@ -179,7 +184,7 @@ class Case(Aggregate):
             and deadlines.touches_year(deadline, year)
 
     def recompute_deadline(self, calendar: WorkCalendar, year_version: str,
-                           at: datetime) -> None:
+                           at: datetime, chain_key: bytes) -> None:
         """Recompute under a newly loaded year and record the result as a new event."""
         new = dict(self.summary)
         _apply_deadline(new, deadlines.recompute(calendar, new["deadline"]))
@@ -192,7 +197,7 @@ class Case(Aggregate):
                 _apply_deadline(new, new["deadline"])
         self._recomputed(summary=new, calendar_year=year_version, recorded_at=at.isoformat(),
                          chain=link(self.chain, {"deadline": new["deadline"],
-                                                 "calendar_year": year_version}))
+                                                 "calendar_year": year_version}, chain_key))
 
     def _supplement_days(self) -> int | None:
         days = self.summary.get("supplement_days")

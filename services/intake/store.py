@@ -6,6 +6,8 @@ events are encrypted with the configured AES key (applicants' personal data is i
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -92,6 +94,9 @@ class HallStore(Application[UUID]):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(env=store_env(settings))
         self.clock = clock
+        # The hash chain's key, derived from the store's secret (never the secret itself).
+        self.chain_key = hashlib.sha256(b"hallwatch chain\0"
+                                        + base64.b64decode(settings.cipher())).digest()
         summer, winter = settings.season_starts()
         self.seasons = Seasons(summer, winter)
         self.calendar = WorkCalendar()
@@ -215,7 +220,7 @@ class HallStore(Application[UUID]):
                 streams[key] = stream
                 return stream
         if isinstance(stream, Case):
-            stream.record(fact, self.calendar, self.seasons, self.clock())
+            stream.record(fact, self.calendar, self.seasons, self.chain_key, self.clock())
         else:
             stream.record(fact, self.clock())
         streams[key] = stream
@@ -228,7 +233,7 @@ class HallStore(Application[UUID]):
             raise ImpossibleSequence(
                 f"case {fact.subject} is unknown; {fact.type} needs an earlier "
                 "case.accepted, case.tolerance_accepted or case.notice_issued", "subject")
-        return Case.open(fact, self.calendar, self.seasons, self.clock())
+        return Case.open(fact, self.calendar, self.seasons, self.chain_key, self.clock())
 
     # -- calendar ----------------------------------------------------------------
 
@@ -242,7 +247,8 @@ class HallStore(Application[UUID]):
         recomputed = []
         for case in self._open_cases():
             if case.needs_recompute(rules.year):
-                case.recompute_deadline(self.calendar, rules.version, self.clock())
+                case.recompute_deadline(self.calendar, rules.version, self.clock(),
+                                        self.chain_key)
                 self.save(case)
                 recomputed.append(case.case_no)
         return recomputed
@@ -300,7 +306,7 @@ class HallStore(Application[UUID]):
                 content = {"deadline": event.summary["deadline"],
                            "calendar_year": event.calendar_year}
                 shown = {"recomputed": content}
-            expected = link(previous, content)
+            expected = link(previous, content, self.chain_key)
             if broken_at is None and expected != event.chain:
                 broken_at = event.originator_version
             previous = event.chain

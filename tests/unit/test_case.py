@@ -1,17 +1,19 @@
+import hashlib
 from datetime import datetime
 
 import pytest
 
 from hallwatch import lifecycle
 from hallwatch.calendar import WorkCalendar, YearRules
-from hallwatch.case import Case, light
-from hallwatch.catalogue import Fact, masked
+from hallwatch.case import GENESIS, Case, light, link
+from hallwatch.catalogue import Fact, digest, masked
 from hallwatch.errors import Forbidden, ImpossibleSequence
 from hallwatch.office_hours import Seasons, classify
 from tests.builders import accepted, completed, event
 
 CAL = WorkCalendar()
 SEASONS = Seasons()
+KEY = b"a test chain key"
 
 
 def fact(envelope, hall="H1"):
@@ -19,7 +21,7 @@ def fact(envelope, hall="H1"):
 
 
 def open_case(envelope):
-    return Case.open(fact(envelope), CAL, SEASONS)
+    return Case.open(fact(envelope), CAL, SEASONS, KEY)
 
 
 def at(text):
@@ -45,9 +47,9 @@ def test_suspended_working_days_are_added_back():
     assert case.summary["due_at"].startswith("2026-11-09")
     case.record(fact(event("case.suspended", "C1", "2026-11-04T10:00:00+08:00",
                            {"procedure": "hearing", "reason": "x",
-                            "applicant_informed": True})), CAL, SEASONS)
+                            "applicant_informed": True})), CAL, SEASONS, KEY)
     # Suspended Wed 11-04 .. resumed Mon 11-09: 11-04, 05, 06 are working days (3).
-    case.record(fact(event("case.resumed", "C1", "2026-11-09T10:00:00+08:00")), CAL, SEASONS)
+    case.record(fact(event("case.resumed", "C1", "2026-11-09T10:00:00+08:00")), CAL, SEASONS, KEY)
     assert case.summary["due_at"].startswith("2026-11-12")
     kinds = [s["kind"] for s in case.summary["deadline"]["steps"]]
     assert kinds == ["base", "suspension"]
@@ -58,11 +60,11 @@ def test_an_approved_extension_adds_working_days_and_an_unapproved_one_does_not(
     case = open_case(accepted("C1", time="2026-11-02T09:00:00+08:00"))
     case.record(fact(event("case.extended", "C1", "2026-11-05T10:00:00+08:00",
                            {"extra_days": 2, "reason": "r", "applicant_notified": True})),
-                CAL, SEASONS)
+                CAL, SEASONS, KEY)
     assert case.summary["due_at"].startswith("2026-11-09")
     case.record(fact(event("case.extended", "C1", "2026-11-05T11:00:00+08:00",
                            {"extra_days": 2, "reason": "r", "approved_by": "L1",
-                            "applicant_notified": True})), CAL, SEASONS)
+                            "applicant_notified": True})), CAL, SEASONS, KEY)
     assert case.summary["due_at"].startswith("2026-11-11")
 
 
@@ -74,7 +76,7 @@ def test_tolerance_acceptance_sets_a_supplement_due_date():
     assert case.summary["supplement_due_at"].startswith("2026-11-05")
     assert case.summary["supplement_pending"] is True
     case.record(fact(event("case.materials_supplemented", "C1", "2026-11-04T09:00:00+08:00",
-                           {"materials": ["户口簿复印件"]})), CAL, SEASONS)
+                           {"materials": ["户口簿复印件"]})), CAL, SEASONS, KEY)
     assert case.summary["supplement_pending"] is False
 
 
@@ -89,24 +91,24 @@ def test_impossible_sequences_are_refused_with_a_plain_reason(first, then, reaso
                 "case.withdrawn": {}, "case.completed": {"result": "approved"},
                 "case.rated": {"satisfaction": 1}, "case.resumed": {}}
     case.record(fact(event(first, "C1", "2026-10-09T10:00:00+08:00", payloads[first])),
-                CAL, SEASONS)
+                CAL, SEASONS, KEY)
     with pytest.raises(ImpossibleSequence, match=reason):
         case.record(fact(event(then, "C1", "2026-10-09T11:00:00+08:00", payloads[then])),
-                    CAL, SEASONS)
+                    CAL, SEASONS, KEY)
 
 
 def test_resuming_a_case_that_is_not_suspended_is_refused():
     case = open_case(accepted("C1"))
     with pytest.raises(ImpossibleSequence, match="cannot follow status accepted"):
         case.record(fact(event("case.resumed", "C1", "2026-10-09T10:00:00+08:00")),
-                    CAL, SEASONS)
+                    CAL, SEASONS, KEY)
 
 
 def test_another_hall_cannot_write_to_a_case():
     case = open_case(accepted("C1"))
     with pytest.raises(Forbidden):
         case.record(Fact.from_envelope(completed("C1", "2026-10-09T10:00:00+08:00",
-                                                 hall="H2"), "H2"), CAL, SEASONS)
+                                                 hall="H2"), "H2"), CAL, SEASONS, KEY)
 
 
 def test_the_light_turns_yellow_the_working_day_before_and_red_after_the_due_date():
@@ -118,13 +120,13 @@ def test_the_light_turns_yellow_the_working_day_before_and_red_after_the_due_dat
 
 def test_a_completed_case_records_the_working_days_it_used():
     case = open_case(accepted("C1"))  # 09-30
-    case.record(fact(completed("C1", "2026-10-09T10:00:00+08:00")), CAL, SEASONS)
+    case.record(fact(completed("C1", "2026-10-09T10:00:00+08:00")), CAL, SEASONS, KEY)
     assert case.summary["working_days_used"] == 2  # 10-08 and 10-09; Golden Week skipped
 
 
 def test_a_closed_case_has_no_light():
     case = open_case(accepted("C1"))
-    case.record(fact(completed("C1", "2026-10-09T10:00:00+08:00")), CAL, SEASONS)
+    case.record(fact(completed("C1", "2026-10-09T10:00:00+08:00")), CAL, SEASONS, KEY)
     assert light(case.summary, at("2026-12-01T00:00:00+08:00")) == "none"
 
 
@@ -135,7 +137,7 @@ def test_a_deadline_into_2027_is_provisional_until_the_official_year_loads():
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
                                                                 "2027-01-05"], "workdays": []})
     case.recompute_deadline(CAL.with_year(official), official.version,
-                            at("2027-01-02T09:00:00+08:00"))
+                            at("2027-01-02T09:00:00+08:00"), KEY)
     assert case.summary["provisional"] is False
     assert case.summary["due_at"].startswith("2027-01-12")
     assert case.version == 2  # history untouched: a new event
@@ -149,6 +151,14 @@ def test_replaying_a_case_never_recomputes_its_deadline():
     for e in events:
         replayed = e.mutate(replayed)
     assert replayed.summary["due_at"] == recorded
+
+
+def test_the_hash_chain_is_keyed_so_masked_data_cannot_be_guessed_from_it():
+    envelope = accepted("C1", applicant={"name": "张三", "phone": "13912345678"})
+    case = Case.open(fact(envelope), CAL, SEASONS, KEY)
+    assert case.chain == link(GENESIS, envelope, KEY)
+    assert case.chain != link(GENESIS, envelope, b"another key")
+    assert case.chain != hashlib.sha256((GENESIS + digest(envelope)).encode()).hexdigest()
 
 
 def test_personal_data_is_masked_before_leaving_the_store():

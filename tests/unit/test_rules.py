@@ -15,6 +15,7 @@ from tests.builders import accepted, completed, event
 
 CAL = WorkCalendar()
 RULESET = RuleSet(version="test")
+KEY = b"a test chain key"
 
 
 class Hall:
@@ -32,15 +33,15 @@ class Hall:
         if fact.is_case_event:
             case = self.cases.get(fact.subject)
             if case is None:
-                case = self.cases[fact.subject] = Case.open(fact, CAL, Seasons())
+                case = self.cases[fact.subject] = Case.open(fact, CAL, Seasons(), KEY)
             else:
-                case.record(fact, CAL, Seasons())
+                case.record(fact, CAL, Seasons(), KEY)
             published["hwcase"] = json.dumps(case.summary)
         self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
 
     def recompute(self, case_no: str, calendar: WorkCalendar, version: str, at: str) -> None:
         case = self.cases[case_no]
-        case.recompute_deadline(calendar, version, datetime.fromisoformat(at))
+        case.recompute_deadline(calendar, version, datetime.fromisoformat(at), KEY)
         published = {"specversion": "1.0", "id": f"re-{case_no}", "source": "/hallwatch",
                      "type": "cn.gov.hall.case.deadline_recomputed", "subject": case_no,
                      "time": at, "hwrecordedtime": at, "data": {},
