@@ -69,8 +69,7 @@ def _start_relays(settings: Settings, store: object, supervision: object,
         relays.append(Relay.for_alerts(supervision, kafka,  # type: ignore[arg-type]
                                        settings.alerts_topic))
     for relay in relays:
-        threading.Thread(target=relay.run, args=(stop, settings.poll_seconds),
-                         daemon=True).start()
+        relay.start(stop, settings.poll_seconds)
 
 
 def cmd_supervision(settings: Settings, args: argparse.Namespace) -> None:

@@ -17,6 +17,7 @@ from hallwatch.errors import (
     InvalidEvent,
     NotFound,
 )
+from services.common import workers
 from services.common.auth import Unauthenticated
 from services.common.metrics import REFUSED
 
@@ -69,8 +70,10 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body(422, first["msg"], field), status_code=422)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> JSONResponse:
+        healthy, states = workers.health()
+        return JSONResponse({"status": "ok" if healthy else "failing", "workers": states},
+                            status_code=200 if healthy else 503)
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:

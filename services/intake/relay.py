@@ -24,6 +24,7 @@ from services.common.messages import (
     to_cloudevent,
 )
 from services.common.metrics import RELAYED
+from services.common.workers import Worker
 
 Convert = Callable[[Application[Any], Notification], dict[str, Any] | None]
 
@@ -83,7 +84,9 @@ class Relay:
         RELAYED.inc(len(pending))
         return len(notifications)
 
+    def start(self, stop: threading.Event, idle_seconds: float = 0.2) -> threading.Thread:
+        return Worker(self.name, self.run_once, stop, idle_seconds).start()
+
     def run(self, stop: threading.Event, idle_seconds: float = 0.2) -> None:
-        while not stop.is_set():
-            if self.run_once() == 0:
-                stop.wait(idle_seconds)
+        """In the calling thread, until ``stop`` (the ``hallwatch relay`` process)."""
+        Worker(self.name, self.run_once, stop, idle_seconds).run()

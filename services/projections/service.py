@@ -14,9 +14,10 @@ from fastapi import APIRouter
 from services.common.auth import Keyring
 from services.common.clickhouse import connect
 from services.common.messages import to_cloudevent
-from services.common.runner import consume
+from services.common.runner import consume_once
 from services.common.settings import Settings
 from services.common.sources import KafkaSource, LogSource, Source
+from services.common.workers import Worker
 from services.projections import api
 from services.projections.views import Views
 
@@ -35,14 +36,12 @@ class Projections:
         """Also project ``source`` (embedded: the supervision store's log)."""
         self.sources.append(source)
 
-    def run(self) -> None:
-        consume(self.sources, self.views.write, self.stop, self.settings.batch_size,
-                self.settings.poll_seconds)
+    def step(self) -> bool:
+        return consume_once(self.sources, self.views.write, self.settings.batch_size,
+                            self.settings.poll_seconds)
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run, name="projections", daemon=True)
-        thread.start()
-        return thread
+        return Worker("projections", self.step, self.stop, self.settings.poll_seconds).start()
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None,

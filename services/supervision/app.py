@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import random
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -73,8 +74,11 @@ class Supervision(Application[UUID]):
         super().__init__(env=supervision_env(settings))
         self.clock = clock
         self.rules = rules
-        # Years the bureau loaded, as this store recorded them when they arrived.
-        self.calendar, _ = calendars.follow_years(self, WorkCalendar(), 0)
+        # Years the bureau loaded come from this store's log (refresh_index), whichever
+        # instance recorded them.
+        self.calendar = WorkCalendar()
+        # The index is read by the judging loop and refreshed by the bureau's actions too.
+        self._lock = threading.RLock()
         self._seen = 0
         self._timers: dict[UUID, datetime] = {}  # watch id -> its next timer
         self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
@@ -131,7 +135,9 @@ class Supervision(Application[UUID]):
         rules = YearRules.from_dict(data)
         year = calendars.year_loaded(self, rules, "bureau", ce["time"])
         self.calendar = self.calendar.with_year(rules)
-        for ident in list(self._timers):
+        with self._lock:
+            idents = list(self._timers)
+        for ident in idents:
             watch = watches.get(ident) or self.repository.get(ident)
             if watch.reschedule(self.calendar, rules.version):
                 watches[ident] = watch
@@ -175,15 +181,19 @@ class Supervision(Application[UUID]):
     # -- time ----------------------------------------------------------------------
 
     def next_due(self) -> datetime | None:
-        return min([*self._timers.values(), *self._escalations.values()], default=None)
+        with self._lock:
+            return min([*self._timers.values(), *self._escalations.values()], default=None)
 
     def fire_due(self) -> int:
         """Raise every timer and escalation due by now; returns how many aggregates moved."""
         now = self.clock()
         moved = 0
-        for ident in [i for i, at in self._timers.items() if at <= now]:
+        with self._lock:
+            watches = [i for i, at in self._timers.items() if at <= now]
+            escalations = [i for i, at in self._escalations.items() if at <= now]
+        for ident in watches:
             moved += self._retrying(functools.partial(self._fire_watch, ident, now))
-        for ident in [i for i, at in self._escalations.items() if at <= now]:
+        for ident in escalations:
             moved += self._retrying(functools.partial(self._escalate, ident))
         if moved:
             self.refresh_index()
@@ -195,15 +205,17 @@ class Supervision(Application[UUID]):
         self._apply(watch.fire(now), watch, alerts)
         self.save(watch, *alerts.values())
         upcoming = watch.next_timer()
-        if upcoming is None:
-            self._timers.pop(ident, None)
-        else:
-            self._timers[ident] = upcoming
+        with self._lock:
+            if upcoming is None:
+                self._timers.pop(ident, None)
+            else:
+                self._timers[ident] = upcoming
         return 1
 
     def _escalate(self, ident: UUID) -> int:
         alert: Alert = self.repository.get(ident)
-        self._escalations.pop(ident, None)
+        with self._lock:
+            self._escalations.pop(ident, None)
         if alert.status != "noticed" or alert.notice_due_at is None:
             return 0
         alert.escalate(at=alert.notice_due_at)
@@ -213,13 +225,14 @@ class Supervision(Application[UUID]):
     def refresh_index(self) -> None:
         """Follow this store's log from where we were: the next timer of every watch and
         the deadline of every open supervision notice."""
-        while True:
-            page = self.recorder.select_notifications(self._seen + 1, 500)
-            for notification in page:
-                self._index(notification)
-                self._seen = notification.id
-            if len(page) < 500:
-                return
+        with self._lock:
+            while True:
+                page = self.recorder.select_notifications(self._seen + 1, 500)
+                for notification in page:
+                    self._index(notification)
+                    self._seen = notification.id
+                if len(page) < 500:
+                    return
 
     def _index(self, notification: Notification) -> None:
         topic = notification.topic
@@ -232,6 +245,9 @@ class Supervision(Application[UUID]):
                 self._timers[ident] = min(upcoming)
             else:
                 self._timers.pop(ident, None)
+        elif ":CalendarYear." in topic:
+            event = self.mapper.to_domain_event(notification)
+            self.calendar = self.calendar.with_year(YearRules.from_dict(event.rules))
         elif topic.endswith("Alert.NoticeIssued"):
             event = self.mapper.to_domain_event(notification)
             self._escalations[ident] = parse_time(event.due_at)

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from services.common.auth import Keyring
 from services.common.settings import Settings
 from services.common.sources import LOG_TOPIC, KafkaSource, LogSource, Source
+from services.common.workers import Worker
 from services.supervision import api
 from services.supervision.app import Supervision, load_rules
 
@@ -42,15 +43,14 @@ class SupervisionService:
         self.app.fire_due()
         return len(batch)
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            if not self.step():
-                self.stop.wait(self.settings.poll_seconds)
-
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run, name="supervision", daemon=True)
-        thread.start()
-        return thread
+        return Worker("supervision", self._round, self.stop, self.settings.poll_seconds).start()
+
+    def _round(self) -> bool:
+        # step() already waits on its poll, at most until the next timer is due, so a
+        # quiet round goes straight on to the next; the idle time only paces failures.
+        self.step()
+        return True
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None,
