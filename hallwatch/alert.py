@@ -16,7 +16,7 @@ from hallwatch.case import NAMESPACE
 from hallwatch.errors import ImpossibleSequence
 
 RAISED, ACKNOWLEDGED, NOTICED = "raised", "acknowledged", "noticed"
-RESOLVED, CLEARED, ESCALATED = "resolved", "cleared", "escalated"
+RESOLVED, CLEARED, ESCALATED, VOID = "resolved", "cleared", "escalated", "void"
 OPEN_STATUSES = frozenset({RAISED, ACKNOWLEDGED, NOTICED, ESCALATED})
 
 # action -> statuses it may follow
@@ -25,6 +25,7 @@ ALERT_TRANSITIONS: dict[str, frozenset[str]] = {
     "notice": frozenset({RAISED, ACKNOWLEDGED}),
     "resolve": frozenset({RAISED, ACKNOWLEDGED, NOTICED, ESCALATED}),
     "clear": frozenset({RAISED, ACKNOWLEDGED, NOTICED}),
+    "void": frozenset({RAISED, ACKNOWLEDGED, NOTICED}),
     "escalate": frozenset({NOTICED}),
 }
 
@@ -91,6 +92,15 @@ class Alert(Aggregate):
     @event("Cleared")
     def _cleared(self, at: str, reason: str) -> None:
         self._moved(CLEARED, at, reason=reason)
+
+    def void(self, at: str, reason: str) -> None:
+        """Withdrawn: the facts, reported late, show the rule was never broken."""
+        self._check("void")
+        self._voided(at=at, reason=reason)
+
+    @event("Voided")
+    def _voided(self, at: str, reason: str) -> None:
+        self._moved(VOID, at, reason=reason)
 
     def escalate(self, at: str) -> None:
         self._check("escalate")

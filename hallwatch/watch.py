@@ -53,12 +53,20 @@ class Finding:
         return self.__dict__.copy()
 
 
+@dataclass(frozen=True)
+class Clear:
+    alert_key: str
+    at: str
+    why: str
+    void: bool = False
+
+
 @dataclass
 class Judgement:
     """What one observation or firing decided."""
 
     findings: list[Finding] = field(default_factory=list)
-    clears: list[tuple[str, str, str]] = field(default_factory=list)  # (alert key, at, why)
+    clears: list[Clear] = field(default_factory=list)
 
 
 class _State:
@@ -68,7 +76,7 @@ class _State:
         self.key = watch.key
         self.timers: dict[str, dict[str, Any]] = {k: dict(v) for k, v in watch.timers.items()}
         self.raised: list[str] = list(watch.raised)
-        self.open_alerts: dict[str, str] = dict(watch.open_alerts)
+        self.open_alerts: dict[str, dict[str, str]] = dict(watch.open_alerts)
         self.first_notice: list[str] | None = watch.first_notice
         self.context: dict[str, Any] = dict(watch.context)
         self.due_at: str | None = watch.due_at
@@ -79,7 +87,8 @@ class _State:
         key = f"{self.key}/{rule}/{unique}"
         self.judgement.findings.append(Finding(rule, at.isoformat(), evidence, detail, key))
         if rule in CLEARS_WHEN_CLOSED:
-            self.open_alerts[rule] = key
+            self.clear(rule, at, "superseded by a later deadline")
+            self.open_alerts[rule] = {"key": key, "raised_at": at.isoformat()}
 
     def set_timer(self, rule: str, at: datetime, since: datetime, evidence: str,
                   detail: str = "", basis: dict[str, Any] | None = None) -> None:
@@ -98,10 +107,11 @@ class _State:
     def drop_timer(self, rule: str) -> None:
         self.timers.pop(rule, None)
 
-    def clear(self, rule: str, at: datetime, why: str) -> None:
-        key = self.open_alerts.pop(rule, None)
-        if key:
-            self.judgement.clears.append((key, at.isoformat(), why))
+    def clear(self, rule: str, at: datetime, why: str, void: bool = False) -> None:
+        """Close the open alert of ``rule``; ``void`` if it should never have been raised."""
+        alert = self.open_alerts.pop(rule, None)
+        if alert:
+            self.judgement.clears.append(Clear(alert["key"], at.isoformat(), why, void))
 
     def expire(self, moment: datetime) -> None:
         """Raise every timer due at or before ``moment``, earliest first."""
@@ -130,27 +140,34 @@ class Watch(Aggregate):
         self.key = key
         self.timers: dict[str, dict[str, Any]] = {}
         self.raised: list[str] = []
-        self.open_alerts: dict[str, str] = {}
+        self.open_alerts: dict[str, dict[str, str]] = {}
         self.first_notice: list[str] | None = None
         self.context: dict[str, Any] = {}
         self.due_at: str | None = None
+        self.last_position = 0
 
     # -- commands ----------------------------------------------------------------
 
     def observe(self, ce: dict[str, Any], rules: RuleSet, calendar: WorkCalendar) -> Judgement:
+        """Judge one published event. An event at or before the last store position this
+        watch judged is a redelivery (e.g. a relay that resent after a crash): skipped."""
+        position = int(ce.get("hwposition") or 0)
+        if position and position <= self.last_position:
+            return Judgement()
         state = _State(self)
         moment = parse_time(ce["time"])
         state.expire(moment)  # clocks that ran out before this fact happened
         _judge_fact(state, ce, moment, rules, calendar)
         state.expire(moment)  # a clock the fact itself set in the past (a late report)
-        self._judged(source_event=ce["id"], **self._record(state))
+        self._judged(source_event=ce["id"], position=max(position, self.last_position),
+                     **self._record(state))
         return state.judgement
 
     def fire(self, now: datetime) -> Judgement:
         state = _State(self)
         state.expire(now)
         if state.judgement.findings or state.judgement.clears:
-            self._judged(source_event="", **self._record(state))
+            self._judged(source_event="", position=self.last_position, **self._record(state))
         return state.judgement
 
     def reschedule(self, calendar: WorkCalendar, calendar_version: str) -> bool:
@@ -182,14 +199,15 @@ class Watch(Aggregate):
             "first_notice": state.first_notice, "context": state.context,
             "due_at": state.due_at,
             "findings": [f.as_dict() for f in state.judgement.findings],
-            "clears": [list(c) for c in state.judgement.clears],
+            "clears": [c.__dict__.copy() for c in state.judgement.clears],
         }
 
     @event("Judged")
-    def _judged(self, source_event: str, timers: dict[str, dict[str, Any]], raised: list[str],
-                open_alerts: dict[str, str], first_notice: list[str] | None,
-                context: dict[str, Any], due_at: str | None, findings: list[dict[str, Any]],
-                clears: list[list[str]]) -> None:
+    def _judged(self, source_event: str, position: int, timers: dict[str, dict[str, Any]],
+                raised: list[str], open_alerts: dict[str, dict[str, str]],
+                first_notice: list[str] | None, context: dict[str, Any], due_at: str | None,
+                findings: list[dict[str, Any]], clears: list[dict[str, Any]]) -> None:
+        self.last_position = position
         self.timers = timers
         self.raised = raised
         self.open_alerts = open_alerts
@@ -204,9 +222,11 @@ def _judge_fact(state: _State, ce: dict[str, Any], moment: datetime, rules: Rule
     data: dict[str, Any] = ce.get("data") or {}
     summary = _json(ce.get("hwcase"))
     ident = ce["id"]
-    hall = ce["source"].rsplit("/", 1)[-1]
-    state.context.update({"hall_id": hall})
-    if kind.startswith("case.") or kind == "case.deadline_recomputed":
+    if summary is not None:
+        state.context["hall_id"] = summary["hall_id"]
+    elif ce["source"] != "/hallwatch":  # hallwatch's own events speak for no hall
+        state.context["hall_id"] = ce["source"].rsplit("/", 1)[-1]
+    if kind.startswith("case."):
         state.context["case_no"] = ce["subject"]
     for name in ("window_id", "staff_id"):
         value = (summary or {}).get(name) or data.get(name)
@@ -277,19 +297,22 @@ def _judge_case_clocks(state: _State, kind: str, summary: dict[str, Any], moment
     state.due_at = summary.get("due_at")
     running = status == lifecycle.ACCEPTED
     if running and summary.get("due_at"):
-        due = parse_time(summary["due_at"])
         if summary.get("kind") == "immediate":
-            state.set_timer("immediate.not_same_day", due, moment, ident)
+            wanted = {"immediate.not_same_day": summary["due_at"]}
         else:
-            state.set_timer("deadline.overdue", due, moment, ident)
-            if summary.get("yellow_at"):
-                state.set_timer("deadline.warning", parse_time(summary["yellow_at"]), moment,
-                                ident)
-        # A deadline moved past an open warning (approved extension, recomputation).
-        for rule, at in (("deadline.warning", summary.get("yellow_at")),
-                         ("deadline.overdue", summary.get("due_at"))):
-            if rule in state.open_alerts and at and parse_time(at) > moment:
+            wanted = {"deadline.overdue": summary["due_at"],
+                      "deadline.warning": summary.get("yellow_at")}
+        for rule, at_text in wanted.items():
+            if not at_text:
+                continue
+            at = parse_time(at_text)
+            if rule in state.open_alerts:
+                if at <= moment:
+                    # Still past the (moved) moment: the open alert stands, one per episode.
+                    state.drop_timer(rule)
+                    continue
                 state.clear(rule, moment, "the deadline moved")
+            state.set_timer(rule, at, moment, ident)
     else:
         for rule in DEADLINE_RULES:
             state.drop_timer(rule)
@@ -314,7 +337,14 @@ def _judge_case_clocks(state: _State, kind: str, summary: dict[str, Any], moment
         state.drop_timer("rating.rectification_overdue")
     if status in lifecycle.CLOSED:
         for rule in CLEARS_WHEN_CLOSED:
-            state.clear(rule, moment, f"the case was {status}")
+            alert = state.open_alerts.get(rule)
+            if alert and moment <= parse_time(alert["raised_at"]):
+                # Decided before the warning's moment, reported after it (within the
+                # allowed delay): the warning never applied.
+                state.clear(rule, moment, f"void: the case was {status} before this moment",
+                            void=True)
+            else:
+                state.clear(rule, moment, f"the case was {status}")
 
 
 def finding_alert_id(finding: Finding) -> UUID:

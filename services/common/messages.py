@@ -14,8 +14,9 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from hallwatch.case import Case
-from hallwatch.catalogue import TYPE_PREFIX, masked
+from hallwatch.catalogue import TYPE_PREFIX, masked, short_type
 from hallwatch.hall import CalendarYear, HallStream
+from hallwatch.watch import watch_key
 
 _CASE_FACTS = (Case.Opened, Case.FactRecorded)  # type: ignore[attr-defined]
 _STREAM_FACTS = (HallStream.Opened, HallStream.FactRecorded)  # type: ignore[attr-defined]
@@ -105,9 +106,16 @@ def kafka_headers(cloudevent: dict[str, Any]) -> list[tuple[str, bytes]]:
 
 
 def message_key(value: dict[str, Any]) -> str:
-    """Case events are keyed by case number, so each case stays in one partition; alerts
-    by their id."""
-    return str(value["alert_id"] if "alert_id" in value else value["subject"])
+    """The partition key: whatever must stay in order stays on one partition.
+
+    Case events are keyed by case number; other hall events by the stream they belong to
+    (a post's window, a complaint — whose events may name different subjects); alerts by
+    their id."""
+    if "alert_id" in value:
+        return str(value["alert_id"])
+    if short_type(value["type"]).startswith("case."):
+        return str(value["subject"])
+    return watch_key(value)
 
 
 def alert_headers(value: dict[str, Any]) -> list[tuple[str, bytes]]:

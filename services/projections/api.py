@@ -88,7 +88,7 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRou
             raise InvalidEvent(f"must be one of {', '.join(GROUPS)}", "by")
         if not first < stop or (stop - first).days > 366:
             raise InvalidEvent("must be after from, and at most 366 days later", "to")
-        return bulletins.bulletin(by, first, stop)
+        return bulletins.bulletin(by, first, stop, clock())
 
     @api.get("/v1/dashboard")
     def get_dashboard(authorization: str | None = Header(None)) -> dict[str, Any]:

@@ -41,7 +41,8 @@ SELECT {{key}},
     AS avg_working_days_used,
   avgIf(promised_days, status IN {DONE} AND {_in("closed_at")} AND kind = 'promised')
     AS avg_working_days_promised,
-  countIf({_in("due_at")} AND status != 'withdrawn'
+  countIf({_in("due_at")} AND due_at < fromUnixTimestamp64Milli({{now:Int64}})
+          AND status NOT IN ('withdrawn', 'suspended')
           AND (closed_at IS NULL OR closed_at > due_at)) AS overdue,
   countIf({_in("accepted_at")} AND JSONExtractInt(summary, 'supplement_days') > 0)
     AS tolerance_accepted,
@@ -63,7 +64,7 @@ SELECT {{key}},
   countIf(type = 'complaint.received') AS complaints,
   countIf(type = 'complaint.resolved') AS complaints_resolved,
   countIf(type = 'case.rated') AS ratings,
-  countIf(type = 'case.rated' AND JSONExtractInt(cloudevent, 'data', 'satisfaction') <= 2)
+  countIf(type = 'case.rated' AND JSONExtractInt(cloudevent, 'data', 'satisfaction') <= 3)
     AS ratings_satisfied,
   countIf(type = 'case.rated' AND JSONExtractInt(cloudevent, 'data', 'satisfaction') >= 4)
     AS bad_reviews,
@@ -83,7 +84,8 @@ SELECT {{key}},
   countIf(rule = 'post.uncovered') AS uncovered_posts,
   countIf(rule = 'extension.unapproved') AS unapproved_extensions,
   countIf(rule = 'report.late') AS late_reports
-FROM {DATABASE}.alerts FINAL WHERE {_in("raised_at")} GROUP BY {{key}}"""
+FROM {DATABASE}.alerts FINAL WHERE {_in("raised_at")} AND status != 'void'
+GROUP BY {{key}}"""
 
 
 def _millis(day: date) -> int:
@@ -108,19 +110,21 @@ class Bulletins:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def _rows(self, sql: str, by: str, start: date, end: date) -> dict[tuple[str, ...], dict]:
+    def _rows(self, sql: str, by: str, start: date, end: date, now: datetime
+              ) -> dict[tuple[str, ...], dict]:
         keys = GROUPS[by]
         # Plain replace: the SQL's {name:Type} placeholders are ClickHouse's, not Python's.
-        result = self.client.query(sql.replace("{key}", ", ".join(keys)),
-                                   parameters={"start": _millis(start), "end": _millis(end)})
+        result = self.client.query(sql.replace("{key}", ", ".join(keys)), parameters={
+            "start": _millis(start), "end": _millis(end), "now": int(now.timestamp() * 1000)})
         rows = {}
         for values in result.result_rows:
             row = dict(zip(result.column_names, values, strict=True))
             rows[tuple(str(row.pop(k)) for k in keys)] = row
         return rows
 
-    def _period(self, by: str, start: date, end: date) -> list[dict[str, Any]]:
-        parts = [self._rows(sql, by, start, end) for sql in (CASES_SQL, EVENTS_SQL, ALERTS_SQL)]
+    def _period(self, by: str, start: date, end: date, now: datetime) -> list[dict[str, Any]]:
+        parts = [self._rows(sql, by, start, end, now)
+                 for sql in (CASES_SQL, EVENTS_SQL, ALERTS_SQL)]
         groups = sorted(set().union(*parts))
         rows = []
         for group in groups:
@@ -156,11 +160,12 @@ class Bulletins:
                                             r["red_warnings"], r["overdue"]))
         return {_group(r): n for n, r in enumerate(order, 1)}
 
-    def bulletin(self, by: str, start: date, end: date) -> dict[str, Any]:
-        """The bulletin for [start, end), ranked, with the change since the period before."""
-        rows = self._period(by, start, end)
+    def bulletin(self, by: str, start: date, end: date, now: datetime) -> dict[str, Any]:
+        """The bulletin for [start, end) as known at ``now``, ranked, with the change since
+        the period before. A case counts as overdue once its due time has passed."""
+        rows = self._period(by, start, end, now)
         before_start, _ = previous_period(start, end)
-        before = self._period(by, before_start, start)
+        before = self._period(by, before_start, start, now)
         ranks, previous = self._rank(rows), self._rank(before)
         for row in rows:
             group = _group(row)

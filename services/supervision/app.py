@@ -26,7 +26,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
 
-from hallwatch.alert import Alert, alert_id
+from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
 from hallwatch.calendar import WorkCalendar, YearRules, end_of_day, local_date
 from hallwatch.catalogue import TYPE_PREFIX, parse_time
 from hallwatch.errors import NotFound
@@ -164,11 +164,14 @@ class Supervision(Application[UUID]):
                 evidence=finding.evidence, detail=finding.detail,
                 rules_version=self.rules.version)
             ALERTS.labels(finding.rule).inc()
-        for key, at, why in judgement.clears:
-            ident = alert_id(key)
+        for clear in judgement.clears:
+            ident = alert_id(clear.alert_key)
             alert = alerts.get(ident) or self._alert_or_none(ident)
-            if alert is not None and alert.status in ("raised", "acknowledged", "noticed"):
-                alert.clear(at, why)
+            if alert is not None and alert.status in ALERT_TRANSITIONS["clear"]:
+                if clear.void:
+                    alert.void(clear.at, clear.why)
+                else:
+                    alert.clear(clear.at, clear.why)
                 alerts[ident] = alert
 
     def _alert_or_none(self, ident: UUID) -> Alert | None:
@@ -251,7 +254,8 @@ class Supervision(Application[UUID]):
         elif topic.endswith("Alert.NoticeIssued"):
             event = self.mapper.to_domain_event(notification)
             self._escalations[ident] = parse_time(event.due_at)
-        elif topic.endswith(("Alert.Resolved", "Alert.Cleared", "Alert.Escalated")):
+        elif topic.endswith(("Alert.Resolved", "Alert.Cleared", "Alert.Escalated",
+                             "Alert.Voided")):
             self._escalations.pop(ident, None)
 
     # -- the bureau's actions ----------------------------------------------------

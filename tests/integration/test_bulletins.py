@@ -60,7 +60,7 @@ def test_a_monthly_bulletin_per_hall_counts_what_happened(october):
     assert (h1["extensions"], h1["extensions_approved"], h1["extensions_unapproved"]) == (2, 1, 1)
     assert h1["rejections_by_category"] == {"out_of_scope": 1}
     assert (h1["ratings"], h1["bad_reviews"], h1["bad_reviews_rectified"]) == (1, 1, 1)
-    assert h1["satisfaction_rate"] == 0.0 and h1["rectification_rate"] == 1.0
+    assert h1["satisfaction_rate"] == 0.0 and h1["rectification_rate"] == 1.0  # graded 5
     assert (h1["yellow_warnings"], h1["red_warnings"]) == (2, 2)  # C2 and C3
     assert h1["warnings_cleared"] == 3  # C2's red on completion, each yellow by its red
     assert h1["unapproved_extensions"] == 1 and h1["findings"] == 1
@@ -76,6 +76,13 @@ def test_the_bulletin_ranks_halls_against_the_previous_period(october):
     assert report["red_list"] == [{"hall_id": "H2"}]
     assert report["black_list"] == [{"hall_id": "H1"}]
     assert report["previous_period"] == {"from": "2026-09-01", "to": "2026-10-01"}
+
+
+def test_a_bulletin_of_the_current_month_counts_only_deadlines_already_passed(october, clock):
+    clock.set("2026-10-16T12:00:00+08:00")  # C3 is due 10-20: not overdue yet
+    report = bulletin(october, **{"from": "2026-10-01", "to": "2026-11-01"})
+    h1 = next(r for r in report["rows"] if r["hall_id"] == "H1")
+    assert h1["overdue"] == 1  # only C2
 
 
 def test_a_bulletin_can_be_cut_per_window(october):

@@ -6,11 +6,11 @@ import json
 from datetime import datetime
 
 from hallwatch.calendar import WorkCalendar, YearRules
-from hallwatch.case import Case, case_id
+from hallwatch.case import Case
 from hallwatch.catalogue import Fact
 from hallwatch.office_hours import Seasons
 from hallwatch.rules import RULES, RuleSet
-from hallwatch.watch import Finding, Watch, watch_key
+from hallwatch.watch import Clear, Finding, Watch, watch_key
 from tests.builders import accepted, completed, event
 
 CAL = WorkCalendar()
@@ -25,11 +25,14 @@ class Hall:
         self.cases: dict[str, Case] = {}
         self.watches: dict[str, Watch] = {}
         self.findings: list[Finding] = []
-        self.cleared: list[tuple[str, str, str]] = []
+        self.cleared: list[Clear] = []
+        self.position = 0
 
-    def send(self, envelope: dict, recorded: str | None = None) -> None:
+    def send(self, envelope: dict, recorded: str | None = None) -> dict:
         fact = Fact.from_envelope(envelope, None)
-        published = {**envelope, "hwrecordedtime": recorded or envelope["time"]}
+        self.position += 1
+        published = {**envelope, "hwrecordedtime": recorded or envelope["time"],
+                     "hwposition": self.position}
         if fact.is_case_event:
             case = self.cases.get(fact.subject)
             if case is None:
@@ -37,14 +40,20 @@ class Hall:
             else:
                 case.record(fact, CAL, Seasons(), KEY)
             published["hwcase"] = json.dumps(case.summary)
+        self.deliver(published)
+        return published
+
+    def deliver(self, published: dict) -> None:
+        """Hand a published event to its watch (again, for a redelivery)."""
         self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
 
     def recompute(self, case_no: str, calendar: WorkCalendar, version: str, at: str) -> None:
         case = self.cases[case_no]
         case.recompute_deadline(calendar, version, datetime.fromisoformat(at), KEY)
+        self.position += 1
         published = {"specversion": "1.0", "id": f"re-{case_no}", "source": "/hallwatch",
                      "type": "cn.gov.hall.case.deadline_recomputed", "subject": case_no,
-                     "time": at, "hwrecordedtime": at, "data": {},
+                     "time": at, "hwrecordedtime": at, "data": {}, "hwposition": self.position,
                      "hwcase": json.dumps(case.summary)}
         self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
 
@@ -57,6 +66,9 @@ class Hall:
         judgement = judge(watch)
         self.findings += judgement.findings
         self.cleared += judgement.clears
+
+    def why_cleared(self) -> list[str]:
+        return [c.why for c in self.cleared]
 
     def raised(self, rule: str) -> list[Finding]:
         return [f for f in self.findings if f.rule == rule]
@@ -94,7 +106,7 @@ def test_deadline_overdue__red_at_the_due_time_even_when_noticed_late():
     hall.tick("2026-10-20T08:00:00+08:00")  # the service was down for a week
     (red,) = hall.raised("deadline.overdue")
     assert red.raised_at == "2026-10-13T23:59:59+08:00"
-    assert [c[2] for c in hall.cleared] == ["superseded by deadline.overdue"]
+    assert hall.why_cleared() == ["superseded by deadline.overdue"]
 
 
 def test_deadline_overdue__raised_then_cleared_when_a_late_completion_arrives_first():
@@ -103,7 +115,7 @@ def test_deadline_overdue__raised_then_cleared_when_a_late_completion_arrives_fi
     hall.send(completed("C1", "2026-10-15T10:00:00+08:00"))
     (red,) = hall.raised("deadline.overdue")
     assert red.raised_at == "2026-10-13T23:59:59+08:00"
-    assert ("the case was completed" in c[2] for c in hall.cleared)
+    assert hall.why_cleared()[-1] == "the case was completed"
     hall.tick("2026-12-01T00:00:00+08:00")
     assert len(hall.raised("deadline.overdue")) == 1
 
@@ -203,7 +215,7 @@ def test_extension_after_due__an_extension_granted_after_the_due_time():
     # The yellow (11-06) and the red (11-09 end of day) came first, then the finding.
     assert hall.rules_raised() == {"deadline.warning", "deadline.overdue", "extension.after_due"}
     # The approved extension moved the deadline: the red warning clears itself.
-    assert any(c[2] == "the deadline moved" for c in hall.cleared)
+    assert "the deadline moved" in hall.why_cleared()
 
 
 def test_rejection_incomplete__names_what_is_missing():
@@ -341,7 +353,51 @@ def test_a_replayed_watch_never_judges_again():
         replayed = e.mutate(replayed)
     assert replayed.timers == watch.timers
     assert replayed.raised == watch.raised
-    assert case_id("C1") != watch.id
+    assert replayed.last_position == watch.last_position == 1
+
+
+def test_deadline_overdue__void_when_a_late_report_shows_the_case_was_done_in_time():
+    hall = Hall()
+    hall.send(accepted("C1"))  # due 10-13 23:59:59
+    hall.tick("2026-10-14T00:00:01+08:00")  # the completion has not arrived yet
+    assert len(hall.raised("deadline.overdue")) == 1
+    # Completed 10-13 16:30, typed in the next morning (within the allowed delay).
+    hall.send(completed("C1", "2026-10-13T16:30:00+08:00"),
+              recorded="2026-10-14T09:00:00+08:00")
+    void = [c for c in hall.cleared if c.void]
+    assert [c.why for c in void] == ["void: the case was completed before this moment"]
+
+
+def test_deadline_overdue__one_red_per_episode_when_a_late_extension_keeps_it_past():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))  # due 11-09
+    hall.tick("2026-11-20T09:00:00+08:00")
+    hall.send(event("case.extended", "C1", "2026-11-20T10:00:00+08:00",
+                    {"extra_days": 2, "reason": "r", "approved_by": "L1",
+                     "applicant_notified": True}))  # due 11-11: still past
+    hall.send(completed("C1", "2026-11-23T10:00:00+08:00"))
+    assert len(hall.raised("deadline.overdue")) == 1
+    assert hall.why_cleared()[-1] == "the case was completed"
+
+
+def test_a_recomputed_deadline_keeps_the_cases_hall():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
+    official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01"], "workdays": []})
+    hall.recompute("C1", CAL.with_year(official), official.version, "2027-01-02T09:00:00+08:00")
+    assert hall.watches["case/C1"].context["hall_id"] == "H1"
+
+
+def test_a_redelivered_event_is_not_judged_again():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    done = hall.send(completed("C1", "2026-10-09T10:00:00+08:00"))
+    first = hall.send(accepted("C2", time="2026-11-02T09:00:00+08:00"))
+    hall.deliver(first)  # the relay resent it at a new offset after a crash
+    hall.deliver(done)
+    watch = hall.watches["case/C1"]
+    assert watch.timers == {}  # the stale copy did not re-arm the completed case's clock
+    assert len(watch.collect_events()) == 3  # started, accepted, completed: no more
 
 
 def test_a_loaded_year_moves_a_working_day_timer_the_estimate_had_placed():
@@ -357,3 +413,13 @@ def test_a_loaded_year_moves_a_working_day_timer_the_estimate_had_placed():
     assert not watch.reschedule(CAL.with_year(official), official.version)  # nothing to move
     hall.tick("2027-01-08T00:00:00+08:00")
     assert hall.raised("complaint.overdue") == []
+
+
+def test_a_complaints_events_share_one_kafka_key_whatever_their_subjects():
+    from services.common.messages import message_key
+    received = event("complaint.received", "W01", "2026-11-02T10:00:00+08:00",
+                     {"complaint_no": "TS-9", "channel": "online", "content": "慢"})
+    resolved = event("complaint.resolved", "S07", "2026-11-03T10:00:00+08:00",
+                     {"complaint_no": "TS-9", "resolution": "已改进"})
+    assert message_key(received) == message_key(resolved) == "complaint/H1/TS-9"
+    assert message_key(accepted("C1")) == "C1"
