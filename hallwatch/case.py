@@ -87,9 +87,9 @@ def judge(summary: Summary | None, fact: Fact, calendar: WorkCalendar, seasons: 
         _apply_deadline(new, deadlines.base(calendar, fact.time, promised, fact.id))
         if kind == "case.tolerance_accepted":
             days = int(data["supplement_days"])
-            due, provisional = deadlines.supplement_due(calendar, fact.time, days)
+            due, provisional, versions = deadlines.supplement_due(calendar, fact.time, days)
             new.update(supplement_due_at=due, supplement_pending=True, supplement_days=days,
-                       supplement_provisional=provisional)
+                       supplement_provisional=provisional, supplement_calendar=versions)
             _apply_deadline(new, new["deadline"])
     elif kind == "case.notice_issued":
         listed = set(new["notice_materials"]) | set(data.get("missing_materials", []))
@@ -175,26 +175,37 @@ class Case(Aggregate):
         self.summary = summary
         self.chain = chain
 
-    def needs_recompute(self, year: int) -> bool:
-        """True if an open case's deadline depended on ``year`` provisionally."""
-        deadline = self.summary.get("deadline")
-        if self.summary["status"] not in lifecycle.OPEN or not deadline:
+    def needs_recompute(self, year: int, reload: bool = False) -> bool:
+        """True if an open case's deadline or supplement deadline depended on ``year``
+        provisionally — or at all, when an official year is ``reload``-ed (corrected)."""
+        s = self.summary
+        deadline = s.get("deadline")
+        if s["status"] not in lifecycle.OPEN or not deadline:
             return False
-        return bool(deadline["provisional"] or self.summary.get("supplement_provisional")) \
-            and deadlines.touches_year(deadline, year)
+        main = deadlines.touches_year(deadline["calendar"], year) and (
+            reload or deadline["provisional"])
+        supplement = bool(s.get("supplement_pending")) and deadlines.touches_year(
+            s.get("supplement_calendar") or [], year) and (
+            reload or bool(s.get("supplement_provisional")))
+        return bool(main or supplement)
+
+    def calendar_versions(self) -> list[str]:
+        """Every calendar version the case's current deadlines were computed with."""
+        deadline = self.summary.get("deadline") or {}
+        return [*deadline.get("calendar", []), *(self.summary.get("supplement_calendar") or [])]
 
     def recompute_deadline(self, calendar: WorkCalendar, year_version: str,
                            at: datetime, chain_key: bytes) -> None:
         """Recompute under a newly loaded year and record the result as a new event."""
         new = dict(self.summary)
         _apply_deadline(new, deadlines.recompute(calendar, new["deadline"]))
-        if new.get("supplement_pending") and new.get("supplement_provisional"):
-            tolerance = self._supplement_days()
-            if tolerance is not None:
-                accepted = datetime.fromisoformat(new["accepted_at"])
-                due, provisional = deadlines.supplement_due(calendar, accepted, tolerance)
-                new.update(supplement_due_at=due, supplement_provisional=provisional)
-                _apply_deadline(new, new["deadline"])
+        tolerance = self._supplement_days()
+        if new.get("supplement_pending") and tolerance is not None:
+            accepted = datetime.fromisoformat(new["accepted_at"])
+            due, provisional, versions = deadlines.supplement_due(calendar, accepted, tolerance)
+            new.update(supplement_due_at=due, supplement_provisional=provisional,
+                       supplement_calendar=versions)
+            _apply_deadline(new, new["deadline"])
         self._recomputed(summary=new, calendar_year=year_version, recorded_at=at.isoformat(),
                          chain=link(self.chain, {"deadline": new["deadline"],
                                                  "calendar_year": year_version}, chain_key))

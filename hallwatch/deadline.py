@@ -78,11 +78,13 @@ def base(calendar: WorkCalendar, accepted_at: datetime, promised_days: int | Non
     return _replay(calendar, [step], immediate=promised_days is None)
 
 
-def supplement_due(calendar: WorkCalendar, accepted_at: datetime, days: int) -> tuple[str, bool]:
-    """End of the ``days``-th working day after acceptance, and whether it is provisional."""
+def supplement_due(calendar: WorkCalendar, accepted_at: datetime, days: int
+                   ) -> tuple[str, bool, list[str]]:
+    """End of the ``days``-th working day after acceptance, whether it is provisional, and
+    the calendar versions it depended on."""
     accepted_on = local_date(accepted_at)
     span = calendar.add_working_days(accepted_on, days)
-    return end_of_day(span.day).isoformat(), span.provisional
+    return end_of_day(span.day).isoformat(), span.provisional, sorted(span.versions)
 
 
 def add_suspension(calendar: WorkCalendar, deadline: Deadline, since: date, until: date,
@@ -103,5 +105,5 @@ def recompute(calendar: WorkCalendar, deadline: Deadline) -> Deadline:
     return _replay(calendar, _plan(deadline), deadline["immediate"])
 
 
-def touches_year(deadline: Deadline, year: int) -> bool:
-    return any(v.startswith(f"{year}:") for v in deadline["calendar"])
+def touches_year(versions: list[str], year: int) -> bool:
+    return any(v.startswith(f"{year}:") for v in versions)

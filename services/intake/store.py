@@ -220,6 +220,7 @@ class HallStore(Application[UUID]):
                 streams[key] = stream
                 return stream
         if isinstance(stream, Case):
+            self._catch_up_calendar(stream)
             stream.record(fact, self.calendar, self.seasons, self.chain_key, self.clock())
         else:
             stream.record(fact, self.clock())
@@ -242,16 +243,34 @@ class HallStore(Application[UUID]):
 
         Returns the case numbers whose deadline was recomputed (each a new event).
         """
+        self._load_calendar_years()
+        # A reload corrects an official year: every deadline touching it is recomputed,
+        # not only the provisional ones.
+        reload = not self.calendar.year(rules.year).provisional
         calendars.record_year(self, rules, loaded_by, self.clock().isoformat())
         self.calendar = self.calendar.with_year(rules)
-        recomputed = []
-        for case in self._open_cases():
-            if case.needs_recompute(rules.year):
-                case.recompute_deadline(self.calendar, rules.version, self.clock(),
-                                        self.chain_key)
-                self.save(case)
-                recomputed.append(case.case_no)
+        recomputed: list[str] = []
+        for case_uuid in self._opened_case_ids():
+            if self._recompute(case_uuid, rules, reload):
+                recomputed.append(self.repository.get(case_uuid).case_no)
         return recomputed
+
+    def _recompute(self, case_uuid: UUID, rules: YearRules, reload: bool) -> bool:
+        """Recompute one case if it needs it; retried when a hall writes to it meanwhile."""
+        for attempt in range(MAX_ATTEMPTS):
+            case: Case = self.repository.get(case_uuid)
+            if not case.needs_recompute(rules.year, reload):
+                return False
+            case.recompute_deadline(self.calendar, rules.version, self.clock(),
+                                    self.chain_key)
+            try:
+                self.save(case)
+                return True
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        return False
 
     def _load_calendar_years(self) -> None:
         """Apply every year loaded since we last looked (by this or another process)."""
@@ -259,18 +278,27 @@ class HallStore(Application[UUID]):
             self, self.calendar, self._calendar_seen)
         self._calendar_checked = monotonic()
 
+    def _catch_up_calendar(self, case: Case) -> None:
+        """Never judge a case under an older calendar than its deadline was computed with
+        (another process may have loaded a year since our last refresh)."""
+        for version in case.calendar_versions():
+            year = int(version.split(":", 1)[0])
+            if self.calendar.year(year).version != version and ":estimated:" not in version:
+                self._load_calendar_years()
+                return
+
     def refresh_calendar(self) -> None:
         if monotonic() - self._calendar_checked > CALENDAR_REFRESH_SECONDS:
             self._load_calendar_years()
 
-    def _open_cases(self) -> Iterator[Case]:
-        """Every case ever opened, loaded one at a time (callers filter the open ones)."""
+    def _opened_case_ids(self) -> Iterator[UUID]:
+        """Every case ever opened (callers load them one at a time and filter)."""
         topics = [f"{Case.__module__}:{Case.__qualname__}.Opened"]
         start = 1
         while True:
             page = self.recorder.select_notifications(start, 1000, topics=topics)
             for notification in page:
-                yield self.repository.get(UUID(str(notification.originator_id)))
+                yield UUID(str(notification.originator_id))
             if len(page) < 1000:
                 return
             start = page[-1].id + 1

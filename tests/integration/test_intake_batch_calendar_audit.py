@@ -174,3 +174,31 @@ def test_altering_a_stored_event_breaks_the_verified_chain(settings, clock):
     assert history["verified"] is False
     assert history["broken_at_sequence"] == 2
     service.store.close()
+
+
+def test_a_corrected_official_year_recomputes_deadlines_that_were_no_longer_provisional(
+        intake, clock):
+    clock.set("2026-12-24T12:00:00+08:00")
+    intake.store.record(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10),
+                        "H1")
+    assert intake.store.load_calendar_year(YearRules.from_dict(YEAR_2027), "bureau") == ["C1"]
+    assert intake.store.case("C1").summary["due_at"] == "2027-01-12T23:59:59+08:00"
+    corrected = {**YEAR_2027, "holidays": [*YEAR_2027["holidays"], "2027-01-06"]}
+    assert intake.store.load_calendar_year(YearRules.from_dict(corrected), "bureau") == ["C1"]
+    assert intake.store.case("C1").summary["due_at"] == "2027-01-13T23:59:59+08:00"
+    assert intake.store.case("C1").version == 3
+
+
+def test_an_intake_that_missed_a_loaded_year_catches_up_before_judging(intake, clock):
+    clock.set("2026-12-24T12:00:00+08:00")
+    intake.store.record(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10),
+                        "H1")
+    stale = build(intake.store_settings, clock)  # another process, its calendar from before
+    intake.store.load_calendar_year(YearRules.from_dict(YEAR_2027), "bureau")
+    assert stale.store.calendar.year(2027).source == "estimated"
+    stale.store.record(event("case.extended", "C1", "2026-12-24T11:00:00+08:00",
+                             {"extra_days": 1, "reason": "r", "approved_by": "L1",
+                              "applicant_notified": True}), "H1")
+    # 01-12 under the official year, plus one working day: 01-13 (not the estimate's 01-11).
+    assert stale.store.case("C1").summary["due_at"] == "2027-01-13T23:59:59+08:00"
+    stale.store.close()

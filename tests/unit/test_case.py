@@ -179,3 +179,20 @@ def test_events_are_classified_in_or_out_of_office_hours():
 def test_the_lifecycle_doc_is_generated_from_the_table():
     assert "`case.completed` | accepted | completed" in lifecycle.as_markdown()
 
+
+
+def test_a_provisional_supplement_deadline_is_recomputed_when_its_year_loads():
+    data = {**accepted("C1")["data"], "kind": "immediate", "missing_materials": ["证明"],
+            "commitment_no": "K1", "supplement_days": 10}
+    data.pop("promised_days")
+    case = open_case(event("case.tolerance_accepted", "C1", "2026-12-28T10:00:00+08:00", data))
+    assert case.summary["provisional"] is True  # the main deadline is 12-28, the supplement's
+    assert case.needs_recompute(2027)
+    official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04"],
+                                    "workdays": []})
+    case.recompute_deadline(CAL.with_year(official), official.version,
+                            at("2027-01-02T09:00:00+08:00"), KEY)
+    assert case.summary["supplement_due_at"] == "2027-01-13T23:59:59+08:00"
+    assert case.summary["provisional"] is False
+    assert not case.needs_recompute(2027)
+    assert case.needs_recompute(2027, reload=True)  # a corrected notice would move it again
