@@ -7,11 +7,13 @@ warnings clear themselves when the case is decided.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from hallwatch.calendar import WorkCalendar, end_of_day, local_date
 from hallwatch.case import NAMESPACE
 from hallwatch.errors import ImpossibleSequence
 
@@ -68,14 +70,38 @@ class Alert(Aggregate):
     def _acknowledged(self, by: str, at: str) -> None:
         self._moved(ACKNOWLEDGED, at, by=by)
 
-    def issue_notice(self, by: str, at: str, due_at: str, content: str) -> None:
+    def issue_notice(self, by: str, at: str, calendar: WorkCalendar, working_days: int,
+                     content: str) -> None:
+        """A supervision notice (督办) due at the end of the nth working day after today."""
         self._check("notice")
-        self._noticed(by=by, at=at, due_at=due_at, content=content)
+        start = local_date(datetime.fromisoformat(at))
+        due = end_of_day(calendar.add_working_days(start, working_days).day)
+        self._noticed(by=by, at=at, due_at=due.isoformat(), content=content,
+                      basis={"from": start.isoformat(), "working_days": working_days})
 
     @event("NoticeIssued")
-    def _noticed(self, by: str, at: str, due_at: str, content: str) -> None:
+    def _noticed(self, by: str, at: str, due_at: str, content: str, basis: dict[str, Any]
+                 ) -> None:
         self.notice_due_at = due_at
+        self.notice_basis = basis
         self._moved(NOTICED, at, by=by, due_at=due_at, content=content)
+
+    def reschedule_notice(self, calendar: WorkCalendar, calendar_version: str) -> bool:
+        """Move an open notice's deadline to where ``calendar`` puts it; True if it moved."""
+        basis = getattr(self, "notice_basis", None)
+        if self.status != NOTICED or not basis:
+            return False
+        day = calendar.add_working_days(date.fromisoformat(basis["from"]),
+                                        basis["working_days"]).day
+        due = end_of_day(day).isoformat()
+        if due == self.notice_due_at:
+            return False
+        self._notice_rescheduled(due_at=due, calendar_version=calendar_version)
+        return True
+
+    @event("NoticeRescheduled")
+    def _notice_rescheduled(self, due_at: str, calendar_version: str) -> None:
+        self.notice_due_at = due_at
 
     def resolve(self, by: str, at: str, resolution: str) -> None:
         self._check("resolve")

@@ -27,7 +27,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
 
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
-from hallwatch.calendar import WorkCalendar, YearRules, end_of_day, local_date
+from hallwatch.calendar import WorkCalendar, YearRules
 from hallwatch.catalogue import TYPE_PREFIX, parse_time
 from hallwatch.errors import NotFound
 from hallwatch.rules import RuleSet, severity
@@ -118,7 +118,7 @@ class Supervision(Application[UUID]):
         known = storage.existing(self, (Watch.create_id(watch_key(m.value)) for m in fresh))
         for message in fresh:
             if message.value["type"] == YEAR_LOADED:
-                years.append(self._year_loaded(message.value, watches))
+                years.append(self._year_loaded(message.value, watches, alerts))
                 continue
             watch = self._watch(watch_key(message.value), watches, known)
             self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
@@ -128,7 +128,8 @@ class Supervision(Application[UUID]):
         self._record(processing)
         self.refresh_index()
 
-    def _year_loaded(self, ce: dict[str, Any], watches: dict[UUID, Watch]) -> Any:
+    def _year_loaded(self, ce: dict[str, Any], watches: dict[UUID, Watch],
+                     alerts: dict[UUID, Alert]) -> Any:
         """An official year arrived: record it, and move every working-day timer
         (complaints, ratings, procedures) that the estimate had placed."""
         data = {k: v for k, v in ce["data"].items() if k != "version"}
@@ -137,10 +138,15 @@ class Supervision(Application[UUID]):
         self.calendar = self.calendar.with_year(rules)
         with self._lock:
             idents = list(self._timers)
+            noticed = list(self._escalations)
         for ident in idents:
             watch = watches.get(ident) or self.repository.get(ident)
             if watch.reschedule(self.calendar, rules.version):
                 watches[ident] = watch
+        for ident in noticed:
+            alert = alerts.get(ident) or self.repository.get(ident)
+            if alert.reschedule_notice(self.calendar, rules.version):
+                alerts[ident] = alert
         return year
 
     def _watch(self, key: str, cache: dict[UUID, Watch], known: set[UUID]) -> Watch:
@@ -251,7 +257,7 @@ class Supervision(Application[UUID]):
         elif ":CalendarYear." in topic:
             event = self.mapper.to_domain_event(notification)
             self.calendar = self.calendar.with_year(YearRules.from_dict(event.rules))
-        elif topic.endswith("Alert.NoticeIssued"):
+        elif topic.endswith(("Alert.NoticeIssued", "Alert.NoticeRescheduled")):
             event = self.mapper.to_domain_event(notification)
             self._escalations[ident] = parse_time(event.due_at)
         elif topic.endswith(("Alert.Resolved", "Alert.Cleared", "Alert.Escalated",
@@ -271,9 +277,7 @@ class Supervision(Application[UUID]):
                 alert.acknowledge(by, at)
             elif action == "notice":
                 days = int(body.get("working_days") or self.rules.notice_working_days)
-                due = end_of_day(self.calendar.add_working_days(
-                    local_date(self.clock()), days).day)
-                alert.issue_notice(by, at, due.isoformat(), str(body.get("content", "")))
+                alert.issue_notice(by, at, self.calendar, days, str(body.get("content", "")))
             else:
                 alert.resolve(by, at, str(body.get("resolution", "")))
             self.save(alert)

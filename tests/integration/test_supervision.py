@@ -244,3 +244,31 @@ def test_an_official_year_reaches_supervision_and_moves_its_working_day_clocks(
     restarted = World(settings, clock)
     assert restarted.supervision.app.calendar.year(2027).source == "official"
     restarted.close()
+
+
+def test_a_supervision_notice_due_in_an_estimated_year_moves_when_the_year_loads(
+        settings, clock):
+    clock.set("2026-12-30T09:05:00+08:00")
+    world = World(settings, clock)
+    world.send(event("post.absence_noticed", "W03", "2026-12-30T09:00:00+08:00",
+                     {"window_id": "W03", "staff_id": "S01", "reason": "外出",
+                      "expected_return": "2026-12-30T09:30:00+08:00"}))
+    world.settle()
+    (uncovered,) = world.alerts(rule="post.uncovered")
+    noticed = world.client.post(f"/v1/alerts/{uncovered['alert_id']}/notice",
+                                json={"working_days": 3}, headers=bearer(BUREAU_KEY)).json()
+    assert noticed["notice_due_at"] == "2027-01-05T23:59:59+08:00"  # under the estimate
+    year = {"year": 2027, "holidays": ["2027-01-01", "2027-01-04", "2027-01-05"],
+            "workdays": []}
+    world.client.post("/v1/calendar/years", json=year, headers=bearer(BUREAU_KEY))
+    world.settle()
+    (moved,) = world.alerts(rule="post.uncovered")
+    assert moved["notice_due_at"] == "2027-01-07T23:59:59+08:00"
+    clock.set("2027-01-06T12:00:00+08:00")
+    world.settle()
+    assert world.alerts(rule="post.uncovered")[0]["status"] == "noticed"
+    clock.set("2027-01-08T08:00:00+08:00")
+    world.settle()
+    (card,) = world.alerts(rule="post.uncovered")
+    assert (card["status"], card["updated_at"]) == ("escalated", "2027-01-07T23:59:59+08:00")
+    world.close()
