@@ -33,6 +33,18 @@ class KeySpec:
     secret: str
 
 
+def parse_case_prefixes(text: str) -> dict[str, tuple[str, ...]]:
+    """``hall:PREFIX|PREFIX,hall2:PREFIX`` -> {hall: (prefixes)}."""
+    out: dict[str, tuple[str, ...]] = {}
+    for index, item in enumerate(p.strip() for p in text.split(",") if p.strip()):
+        hall, _, prefixes = item.partition(":")
+        found = tuple(p for p in prefixes.split("|") if p)
+        if not hall or not found:
+            raise ValueError(f"entry {index + 1} must be hall:PREFIX[|PREFIX...]")
+        out[hall] = found
+    return out
+
+
 def parse_keys(text: str) -> list[KeySpec]:
     keys = []
     for index, item in enumerate(p.strip() for p in text.split(",") if p.strip()):
@@ -67,6 +79,9 @@ class Settings(BaseSettings):
     batch_size: int = 5000
     rules_file: str = ""
     clock: str = "system"
+    # Which case numbers each hall may open (GB/T 39046 numbers embed the issuing unit's
+    # code). A hall not listed is not restricted.
+    case_prefixes: str = ""
 
     @field_validator("event_store")
     @classmethod
@@ -86,6 +101,12 @@ class Settings(BaseSettings):
     @classmethod
     def _keys(cls, value: str) -> str:
         parse_keys(value)
+        return value
+
+    @field_validator("case_prefixes")
+    @classmethod
+    def _prefixes(cls, value: str) -> str:
+        parse_case_prefixes(value)
         return value
 
     @field_validator("cipher_key")

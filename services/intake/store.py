@@ -26,6 +26,7 @@ from hallwatch.case import GENESIS, Case, case_id, link
 from hallwatch.catalogue import OPENING_TYPES, Fact, masked
 from hallwatch.errors import (
     DomainError,
+    Forbidden,
     IdempotencyConflict,
     ImpossibleSequence,
     InvalidEvent,
@@ -34,7 +35,7 @@ from hallwatch.errors import (
 from hallwatch.hall import HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
 from services.common import calendars, storage
-from services.common.settings import Settings
+from services.common.settings import Settings, parse_case_prefixes
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 30
@@ -94,6 +95,7 @@ class HallStore(Application[UUID]):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(env=store_env(settings))
         self.clock = clock
+        self.case_prefixes = parse_case_prefixes(settings.case_prefixes)
         # The hash chain's key, derived from the store's secret (never the secret itself).
         self.chain_key = hashlib.sha256(b"hallwatch chain\0"
                                         + base64.b64decode(settings.cipher())).digest()
@@ -230,6 +232,10 @@ class HallStore(Application[UUID]):
     def _open(self, fact: Fact) -> Case | HallStream:
         if not fact.is_case_event:
             return HallStream.open(fact, self.clock())
+        allowed = self.case_prefixes.get(fact.hall_id)
+        if allowed and not fact.subject.startswith(allowed):
+            raise Forbidden(f"this hall's case numbers start with {' or '.join(allowed)}",
+                            "subject")
         if fact.type not in OPENING_TYPES:
             raise ImpossibleSequence(
                 f"case {fact.subject} is unknown; {fact.type} needs an earlier "

@@ -134,3 +134,22 @@ def test_personal_data_is_encrypted_at_rest(settings, clock):
     assert "王小明".encode() not in blob
     assert b"220402199001011234" not in blob
     assert b"matter_code" not in blob  # the whole state is ciphertext
+
+
+def test_a_hall_opens_only_case_numbers_with_its_prefixes(settings, clock):
+    restricted = settings.model_copy(update={"case_prefixes": "H1:LY-BDC-|LY-REG-"})
+    service = build(restricted, clock)
+    client = TestClient(create_app(service.router))
+    assert post(client, accepted("LY-BDC-0001")).status_code == 201
+    assert post(client, accepted("LY-REG-0001")).status_code == 201
+    refused = post(client, accepted("LY-EMP-0001"))
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "subject"
+    assert post(client, accepted("ANY-1", hall="H2"), key=HALL2_KEY).status_code == 201
+    service.store.close()
+
+
+def test_malformed_case_prefixes_are_refused_naming_the_variable(monkeypatch):
+    from services.common.settings import SettingsError, load_settings
+    monkeypatch.setenv("HALLWATCH_CASE_PREFIXES", "H1")
+    with pytest.raises(SettingsError, match="HALLWATCH_CASE_PREFIXES"):
+        load_settings()
