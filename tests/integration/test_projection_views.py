@@ -73,3 +73,16 @@ def test_a_kafka_consumer_group_feeds_the_views_and_commits_after_writing(
     assert again.poll(100, 3) == []  # everything was committed
     again.close()
     intake.store.close()
+
+
+def test_the_views_never_hold_an_applicants_personal_data_in_clear(settings, clock, views):
+    intake = build(settings, clock)
+    person = {"name": "欧阳小明", "id_number": "220402199001011234", "phone": "13912345678"}
+    intake.store.record(accepted("C1", applicant=person), "H1")
+    source = LogSource(intake.store, lambda: 0, lambda p: None)
+    views.write(source.poll(100, 0))
+    everything = str(views.snapshot())
+    for secret in ("欧阳小明", "220402199001011234", "13912345678", "小明"):
+        assert secret not in everything
+    assert "欧***" in everything  # masked, not dropped: the name's first character stays
+    intake.store.close()
