@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
 
 import chinese_calendar
 import holidays as holiday_rules
@@ -38,9 +39,9 @@ class YearRules:
     workdays: frozenset[date]
     reference: str = ""
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """A short, stable name for exactly this set of dates."""
+        """A short, stable name for exactly this set of dates (computed once: hot path)."""
         digest = hashlib.sha256()
         for day in sorted(self.holidays):
             digest.update(b"h" + day.isoformat().encode())
