@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from services.common.codecs import Text
 from services.common.messages import Message, to_cloudevent
 
 Positions = Callable[[str, int], int | None]
@@ -40,8 +41,8 @@ class KafkaSource:
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            key_deserializer=lambda b: b.decode() if b is not None else "",
-            value_deserializer=lambda b: b.decode(),
+            key_deserializer=Text(),
+            value_deserializer=Text(),
             max_poll_records=5000,
             group_instance_id=f"{group}-{instance_id}" if instance_id else None,
         )

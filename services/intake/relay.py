@@ -7,7 +7,6 @@ a crash between the two republishes a few events (consumers are idempotent).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from kafka import KafkaProducer
 
+from services.common.codecs import Json, Text
 from services.common.messages import (
     alert_headers,
     alert_message,
@@ -36,8 +36,8 @@ def producer(bootstrap: str) -> KafkaProducer:
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        key_serializer=str.encode,
-        value_serializer=lambda v: json.dumps(v, ensure_ascii=False).encode(),
+        key_serializer=Text(),
+        value_serializer=Json(),
     )
 
 
