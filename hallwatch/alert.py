@@ -19,7 +19,6 @@ from hallwatch.errors import ImpossibleSequence
 
 RAISED, ACKNOWLEDGED, NOTICED = "raised", "acknowledged", "noticed"
 RESOLVED, CLEARED, ESCALATED, VOID = "resolved", "cleared", "escalated", "void"
-OPEN_STATUSES = frozenset({RAISED, ACKNOWLEDGED, NOTICED, ESCALATED})
 
 # action -> statuses it may follow
 ALERT_TRANSITIONS: dict[str, frozenset[str]] = {

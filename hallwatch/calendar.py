@@ -168,9 +168,6 @@ class WorkCalendar:
             day -= timedelta(days=1)
         return day
 
-    def provisional_years(self, years: Iterable[int]) -> list[int]:
-        return sorted(y for y in set(years) if self.year(y).provisional)
-
     def _versions(self, years: Iterable[int]) -> tuple[str, ...]:
         return tuple(self.year(y).version for y in sorted(set(years)))
 

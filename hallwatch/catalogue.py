@@ -46,9 +46,10 @@ HALL_TYPES = (
 ALL_TYPES = CASE_TYPES + HALL_TYPES
 OPENING_TYPES = ("case.accepted", "case.tolerance_accepted", "case.notice_issued")
 
-# Fields of ``data`` that hold an applicant's personal data. Stored encrypted, and
-# masked before anything leaves the event store (Kafka, ClickHouse).
-PERSONAL_FIELDS = ("name", "id_number", "phone")
+# Fields of ``data.applicant`` that hold personal data: stored encrypted, and masked
+# before anything leaves the event store (Kafka, ClickHouse), keeping this many leading
+# and trailing characters.
+PERSONAL_FIELDS = {"name": (1, 0), "id_number": (4, 2), "phone": (3, 2)}
 
 _SOURCE = re.compile(r"^/halls/([A-Za-z0-9_-]{1,64})$")
 
@@ -87,8 +88,7 @@ def masked(envelope: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("applicant"), dict):
         return envelope
     applicant = dict(data["applicant"])
-    rules = {"name": (1, 0), "id_number": (4, 2), "phone": (3, 2)}
-    for key, (head, tail) in rules.items():
+    for key, (head, tail) in PERSONAL_FIELDS.items():
         value = applicant.get(key)
         if isinstance(value, str) and value:
             applicant[key] = mask_text(value, head, tail)

@@ -19,7 +19,6 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from hallwatch import lifecycle
-from hallwatch.alert import alert_id
 from hallwatch.calendar import WorkCalendar, end_of_day, local_date
 from hallwatch.case import NAMESPACE
 from hallwatch.catalogue import parse_time, short_type
@@ -346,6 +345,3 @@ def _judge_case_clocks(state: _State, kind: str, summary: dict[str, Any], moment
             else:
                 state.clear(rule, moment, f"the case was {status}")
 
-
-def finding_alert_id(finding: Finding) -> UUID:
-    return alert_id(finding.alert_key)

@@ -23,7 +23,7 @@ from services.common.messages import (
     message_key,
     to_cloudevent,
 )
-from services.common.metrics import RELAYED
+from services.common.metrics import RELAY_POSITION, RELAYED
 from services.common.workers import Worker
 
 Convert = Callable[[Application[Any], Notification], dict[str, Any] | None]
@@ -82,6 +82,7 @@ class Relay:
             future.get(timeout=30)  # raises if any send failed: nothing is tracked then
         self.tracking.insert_tracking(Tracking(self.name, notifications[-1].id))
         RELAYED.inc(len(pending))
+        RELAY_POSITION.labels(self.name).set(notifications[-1].id)
         return len(notifications)
 
     def start(self, stop: threading.Event, idle_seconds: float = 0.2) -> threading.Thread:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kafka import KafkaConsumer
+from prometheus_client import REGISTRY
 
 from services.intake.relay import Relay, producer
 from services.intake.service import build
@@ -52,6 +53,8 @@ def test_the_relay_publishes_every_case_event_in_store_order(store, kafka, topic
     relay = Relay(store, producer(kafka.bootstrap), topic)
     while relay.run_once(limit=5):
         pass
+    assert REGISTRY.get_sample_value("hallwatch_relay_position", {"relay": "relay"}) == \
+        store.recorder.max_notification_id()
     records = read_all(kafka.bootstrap, topic, 12)
     assert len(records) == 12
     by_case: dict[str, list[int]] = {}
