@@ -158,15 +158,16 @@ class Watch(Aggregate):
         state.expire(moment)  # clocks that ran out before this fact happened
         _judge_fact(state, ce, moment, rules, calendar)
         state.expire(moment)  # a clock the fact itself set in the past (a late report)
-        self._judged(source_event=ce["id"], position=max(position, self.last_position),
-                     **self._record(state))
+        self._judged(key=self.key, source_event=ce["id"],
+                     position=max(position, self.last_position), **self._record(state))
         return state.judgement
 
     def fire(self, now: datetime) -> Judgement:
         state = _State(self)
         state.expire(now)
         if state.judgement.findings or state.judgement.clears:
-            self._judged(source_event="", position=self.last_position, **self._record(state))
+            self._judged(key=self.key, source_event="", position=self.last_position,
+                         **self._record(state))
         return state.judgement
 
     def reschedule(self, calendar: WorkCalendar, calendar_version: str) -> bool:
@@ -181,11 +182,12 @@ class Watch(Aggregate):
             timers[rule] = timer
         if timers == self.timers:
             return False
-        self._rescheduled(timers=timers, calendar_version=calendar_version)
+        self._rescheduled(key=self.key, timers=timers, calendar_version=calendar_version)
         return True
 
     @event("Rescheduled")
-    def _rescheduled(self, timers: dict[str, dict[str, Any]], calendar_version: str) -> None:
+    def _rescheduled(self, key: str, timers: dict[str, dict[str, Any]], calendar_version: str
+                     ) -> None:
         self.timers = timers
 
     def next_timer(self) -> datetime | None:
@@ -202,7 +204,8 @@ class Watch(Aggregate):
         }
 
     @event("Judged")
-    def _judged(self, source_event: str, position: int, timers: dict[str, dict[str, Any]],
+    def _judged(self, key: str, source_event: str, position: int,
+                timers: dict[str, dict[str, Any]],
                 raised: list[str], open_alerts: dict[str, dict[str, str]],
                 first_notice: list[str] | None, context: dict[str, Any], due_at: str | None,
                 findings: list[dict[str, Any]], clears: list[dict[str, Any]]) -> None:

@@ -118,6 +118,11 @@ def message_key(value: dict[str, Any]) -> str:
     return watch_key(value)
 
 
+def partition_key_of_watch(key: str) -> str:
+    """The Kafka key of the events a watch judges (see ``message_key``)."""
+    return key.removeprefix("case/") if key.startswith("case/") else key
+
+
 def alert_headers(value: dict[str, Any]) -> list[tuple[str, bytes]]:
     return [("content-type", b"application/json"), ("hw_rule", value["rule"].encode()),
             ("hw_position", str(value["position"]).encode())]

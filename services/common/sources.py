@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
 
 from services.common.codecs import Text
@@ -27,6 +28,7 @@ class Source(Protocol):
     def poll(self, max_records: int, timeout: float) -> list[Message]: ...
     def commit(self, batch: list[Message]) -> None: ...
     def close(self) -> None: ...
+    def owns(self, key: str) -> bool: ...
 
 
 class KafkaSource:
@@ -56,6 +58,16 @@ class KafkaSource:
                     raise RuntimeError(f"Kafka topic {topic!r} does not exist at {bootstrap}")
                 time.sleep(0.1)
         self.consumer.subscribe(topics, listener=_SeekOnAssign(self.consumer, positions))
+        self.topic = topics[0]
+
+    def owns(self, key: str) -> bool:
+        """Whether messages with ``key`` on the first topic land on a partition this member
+        is assigned now (Kafka's default partitioner: murmur2 of the key)."""
+        partitions = sorted(self.consumer.partitions_for_topic(self.topic) or ())
+        if not partitions:
+            return False
+        index = (murmur2(key.encode()) & 0x7FFFFFFF) % len(partitions)
+        return TopicPartition(self.topic, partitions[index]) in self.consumer.assignment()
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
         polled = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
@@ -136,3 +148,6 @@ class LogSource:
 
     def close(self) -> None:
         pass
+
+    def owns(self, key: str) -> bool:
+        return True  # one process follows the whole log

@@ -80,7 +80,12 @@ class Supervision(Application[UUID]):
         # The index is read by the judging loop and refreshed by the bureau's actions too.
         self._lock = threading.RLock()
         self._seen = 0
-        self._timers: dict[UUID, datetime] = {}  # watch id -> its next timer
+        self._timers: dict[UUID, tuple[datetime, str]] = {}  # watch id -> next timer, key
+        # Which watches' timers this instance fires: those whose events reach it (with
+        # Kafka, the partitions it is assigned); the source sets this. Firing is safe from
+        # any instance (optimistic concurrency, alert ids from rule and moment): ownership
+        # only keeps instances from doing each other's work.
+        self.owns: Callable[[str], bool] = lambda watch_key: True
         self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
         self.refresh_index()
 
@@ -191,14 +196,16 @@ class Supervision(Application[UUID]):
 
     def next_due(self) -> datetime | None:
         with self._lock:
-            return min([*self._timers.values(), *self._escalations.values()], default=None)
+            return min([*(at for at, _ in self._timers.values()),
+                        *self._escalations.values()], default=None)
 
     def fire_due(self) -> int:
         """Raise every timer and escalation due by now; returns how many aggregates moved."""
         now = self.clock()
         moved = 0
         with self._lock:
-            watches = [i for i, at in self._timers.items() if at <= now]
+            watches = [i for i, (at, key) in self._timers.items()
+                       if at <= now and self.owns(key)]
             escalations = [i for i, at in self._escalations.items() if at <= now]
         for ident in watches:
             moved += self._retrying(functools.partial(self._fire_watch, ident, now))
@@ -218,7 +225,7 @@ class Supervision(Application[UUID]):
             if upcoming is None:
                 self._timers.pop(ident, None)
             else:
-                self._timers[ident] = upcoming
+                self._timers[ident] = (upcoming, watch.key)
         return 1
 
     def _escalate(self, ident: UUID) -> int:
@@ -251,7 +258,7 @@ class Supervision(Application[UUID]):
             timers = getattr(event, "timers", {})
             upcoming = [parse_time(t["at"]) for t in timers.values()]
             if upcoming:
-                self._timers[ident] = min(upcoming)
+                self._timers[ident] = (min(upcoming), event.key)
             else:
                 self._timers.pop(ident, None)
         elif ":CalendarYear." in topic:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from services.common.auth import Keyring
+from services.common.messages import partition_key_of_watch
 from services.common.settings import Settings
 from services.common.sources import LOG_TOPIC, KafkaSource, LogSource, Source
 from services.common.workers import Worker
@@ -66,5 +67,6 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
         source = KafkaSource(settings.kafka_bootstrap, [settings.hall_topic],
                              f"{settings.consumer_group}-{CONSUMER}", positions=app.next_position,
                              instance_id=settings.instance_id)
+    app.owns = lambda watch_key: source.owns(partition_key_of_watch(watch_key))
     return SupervisionService(app, source, api.router(app, Keyring(settings.key_specs)),
                               settings)

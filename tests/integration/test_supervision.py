@@ -272,3 +272,40 @@ def test_a_supervision_notice_due_in_an_estimated_year_moves_when_the_year_loads
     (card,) = world.alerts(rule="post.uncovered")
     assert (card["status"], card["updated_at"]) == ("escalated", "2027-01-07T23:59:59+08:00")
     world.close()
+
+
+def test_two_instances_in_one_group_share_the_work_and_raise_each_alert_once(
+        pg_settings, clock, kafka):
+    topic = f"hall.{uuid.uuid4().hex[:8]}"
+    kafka.create_topic(topic, partitions=3)
+    settings = pg_settings.model_copy(update={
+        "kafka_bootstrap": kafka.bootstrap, "hall_topic": topic,
+        "consumer_group": f"g{uuid.uuid4().hex[:6]}"})
+    clock.set("2026-11-02T09:05:00+08:00")
+    intake = build_intake(settings, clock)
+    cases = [f"C{n}" for n in range(12)]
+    for case in cases:
+        intake.store.record(accepted(case, time="2026-11-02T09:00:00+08:00"), "H1")  # due 11-09
+    Relay(intake.store, producer(kafka.bootstrap), topic).run_once()
+    first = build_supervision(settings, clock)
+    second = build_supervision(settings, clock)
+    for _ in range(60):  # both join, get partitions and judge what is theirs
+        first.step()
+        second.step()
+        judged = sum(first.app.next_position(topic, p) or 0 for p in range(3))
+        if judged == len(cases) and first.source.consumer.assignment() \
+                and second.source.consumer.assignment():
+            break
+    assert judged == len(cases)
+    first.app.refresh_index()
+    second.app.refresh_index()
+    clock.set("2026-11-10T08:00:00+08:00")  # every case is past due
+    fired = first.app.fire_due(), second.app.fire_due()
+    assert fired[0] > 0 and fired[1] > 0
+    assert sum(fired) == len(cases)  # each watch fired by exactly one instance
+    raised = [n for n in first.app.recorder.select_notifications(1, 10_000)
+              if n.topic.endswith("Alert.Raised")]
+    assert len(raised) == 2 * len(cases)  # a yellow and a red each, once
+    first.source.close()
+    second.source.close()
+    intake.store.close()
