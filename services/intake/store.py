@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
@@ -50,7 +50,6 @@ def store_env(settings: Settings) -> dict[str, str]:
     env = {
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": settings.cipher(),
-        "IS_SNAPSHOTTING_ENABLED": "n",
     }
     if url.scheme == "sqlite":
         path = unquote(url.path)
@@ -89,6 +88,9 @@ class HallStore(Application[UUID]):
     """Records hall events; the notification log is the ordered source for Kafka."""
 
     name = "HallStore"
+    # A long-lived case (many notices, suspensions, ratings) loads from its latest
+    # snapshot instead of replaying every event; snapshots are encrypted like events.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Case: 50}
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         if settings.store_url.startswith("sqlite"):

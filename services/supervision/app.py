@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 from uuid import UUID
 
@@ -67,6 +67,8 @@ def tracking_name(message: Message) -> str:
 
 class Supervision(Application[UUID]):
     name = "Supervision"
+    # A watch is judged on every event of its case: load it from its latest snapshot.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Watch: 50}
 
     def __init__(self, settings: Settings, clock: Clock, rules: RuleSet) -> None:
         if settings.store_url.startswith("sqlite"):
@@ -131,6 +133,7 @@ class Supervision(Application[UUID]):
             tracking=Tracking(name, fresh[-1].offset + 1))
         processing.collect_events(*years, *watches.values(), *alerts.values())
         self._record(processing)
+        self._take_snapshots(processing)  # as save() would: this path records tracking too
         self.refresh_index()
 
     def _year_loaded(self, ce: dict[str, Any], watches: dict[UUID, Watch],

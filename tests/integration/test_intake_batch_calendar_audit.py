@@ -12,6 +12,7 @@ from eventsourcing.utils import Environment
 from fastapi.testclient import TestClient
 
 from hallwatch.calendar import YearRules
+from hallwatch.case import case_id
 from services.common.web import create_app
 from services.intake.service import build
 from tests.builders import accepted, completed, event
@@ -202,3 +203,20 @@ def test_an_intake_that_missed_a_loaded_year_catches_up_before_judging(intake, c
     # 01-12 under the official year, plus one working day: 01-13 (not the estimate's 01-11).
     assert stale.store.case("C1").summary["due_at"] == "2027-01-13T23:59:59+08:00"
     stale.store.close()
+
+
+def test_a_long_lived_case_loads_from_a_snapshot_with_the_same_state(intake):
+    intake.store.record(accepted("C1"), "H1")
+    for n in range(120):
+        intake.store.record(event("case.notice_issued", "C1", "2026-10-01T10:00:00+08:00",
+                                  {"notice_no": f"N{n}", "missing_materials": [f"材料{n}"],
+                                   "staff_id": "S1"}), "H1")
+    snapshots = list(intake.store.snapshots.get(case_id("C1")))
+    assert [s.originator_version for s in snapshots] == [50, 100]
+    case = intake.store.case("C1")
+    assert case.version == 121
+    assert len(case.summary["notice_materials"]) == 120
+    replayed = None
+    for stored in intake.store.events.get(case_id("C1")):  # every event, no snapshot
+        replayed = stored.mutate(replayed)
+    assert replayed.summary == case.summary and replayed.chain == case.chain

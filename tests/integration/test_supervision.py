@@ -9,6 +9,7 @@ import uuid
 import pytest
 from kafka import KafkaConsumer
 
+from hallwatch.watch import Watch
 from services.common.messages import Message, to_cloudevent
 from services.intake.relay import Relay, producer
 from services.intake.service import build as build_intake
@@ -309,3 +310,24 @@ def test_two_instances_in_one_group_share_the_work_and_raise_each_alert_once(
     first.source.close()
     second.source.close()
     intake.store.close()
+
+
+def test_a_watch_restored_from_its_snapshot_judges_as_before(settings, clock):
+    clock.set("2026-11-02T09:05:00+08:00")
+    world = World(settings, clock)
+    world.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))
+    notice = {"notice_no": "N", "missing_materials": ["身份证"], "staff_id": "S1"}
+    for n in range(60):
+        world.send(event("case.notice_issued", "C1", "2026-11-02T09:01:00+08:00",
+                         {**notice, "notice_no": f"N{n}"}))
+    world.settle()
+    watch_id = Watch.create_id("case/C1")
+    assert [s.originator_version for s in world.supervision.app.snapshots.get(watch_id)] == [50]
+    world.close()
+    restarted = World(settings, clock)
+    restarted.send(event("case.notice_issued", "C1", "2026-11-02T09:02:00+08:00",
+                         {**notice, "notice_no": "N-late", "missing_materials": ["结婚证"]}))
+    restarted.settle()
+    (finding,) = restarted.alerts(rule="notice.not_one_time")
+    assert "结婚证" in finding["detail"]
+    restarted.close()
