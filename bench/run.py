@@ -13,10 +13,12 @@ Run: ``make bench`` (or ``python bench/run.py --events 5000``). Prints a table a
 
 Sizing: the seed city has ~30 departments, 206 service points and 947 matters; even
 100,000 hall events a day is ~1 event/s on average and well under 100/s at a morning
-peak. On the 2-core reference machine (2026-11-25) one process measured intake ~2,000
-events/s (0.036 of raw SQLite), the sink ~7,200/s (0.083 of raw chDB inserts) and
-supervision ~1,500/s (0.027): each stage has 15x or more headroom over that peak. The
-targets are those ratios less ~40%, so a real regression fails and machine noise does not.
+peak. On the 2-core reference machine (2026-11-25), over repeated runs of one process:
+intake 1,350-1,800 events/s (0.023-0.033 of raw SQLite), the sink 10,000-15,000/s
+(0.17-0.24 of raw chDB inserts), supervision 1,230-1,700/s (0.020-0.031): each stage
+has 10x or more headroom over that peak. Identical runs vary ~30% on this shared VM even
+as ratios, so each target sits about half way below the lowest ratio seen: a real
+(~2x) regression fails, machine noise does not.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from services.projections.views import Views  # noqa: E402
 from services.supervision.app import Supervision, load_rules  # noqa: E402
 
 # Minimum acceptable fraction of the raw limit.
-TARGETS = {"intake": 0.02, "projection_sink": 0.05, "supervision": 0.015}
+TARGETS = {"intake": 0.012, "projection_sink": 0.08, "supervision": 0.010}
 START = datetime.fromisoformat("2026-11-02T09:00:00+08:00")
 
 
