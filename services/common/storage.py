@@ -1,13 +1,36 @@
-"""Read-only SQL beside eventsourcing's API, for the two questions it has no bulk answer
-to: which aggregates exist, and where one stored event sits in the notification log."""
+"""Beside eventsourcing's API: retrying on optimistic-concurrency conflicts, and read-only
+SQL for the two questions it has no bulk answer to: which aggregates exist, and where one
+stored event sits in the notification log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+T = TypeVar("T")
+
+
+def retrying(work: Callable[[], T], attempts: int, step: float,
+             between: Callable[[], None] | None = None) -> T:
+    """Optimistic concurrency: while another writer got there first (IntegrityError), wait
+    a short random while, call ``between`` (e.g. to refresh an index), and run ``work``
+    again from the newer state. ``work`` must reload what it changes."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0, step * (attempt + 1)))
+            if between is not None:
+                between()
+    raise AssertionError("unreachable")
 
 
 def _is_sqlite(app: Application[Any]) -> bool:

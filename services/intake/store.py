@@ -7,9 +7,8 @@ events are encrypted with the configured AES key (applicants' personal data is i
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-import random
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,6 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
 
 from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
 from hallwatch.case import GENESIS, Case, case_id, link
@@ -39,6 +37,7 @@ from services.common.settings import Settings, parse_case_prefixes
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 30
+RETRY_STEP = 0.005  # seconds; the random wait grows by this much each attempt
 CHUNK = 500  # events judged together and saved in one transaction
 CALENDAR_REFRESH_SECONDS = 5.0
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between a hall's system and ours
@@ -133,16 +132,10 @@ class HallStore(Application[UUID]):
 
     def _record_chunk(self, envelopes: list[dict[str, Any]], caller_hall: str | None
                       ) -> list[Recorded | DomainError]:
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return self._judge_and_save(envelopes, caller_hall)
-            except IntegrityError:
-                # A concurrent writer extended one of these streams (or stored the same
-                # receipt) first: wait a little, reload and judge again.
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-        raise AssertionError("unreachable")
+        # A concurrent writer may extend one of these streams (or store the same receipt)
+        # first: then the whole chunk is reloaded and judged again.
+        return storage.retrying(functools.partial(self._judge_and_save, envelopes, caller_hall),
+                                MAX_ATTEMPTS, RETRY_STEP)
 
     def _judge_and_save(self, envelopes: list[dict[str, Any]], caller_hall: str | None
                         ) -> list[Recorded | DomainError]:
@@ -259,26 +252,22 @@ class HallStore(Application[UUID]):
         self.calendar = self.calendar.with_year(rules)
         recomputed: list[str] = []
         for case_uuid in self._opened_case_ids():
-            if self._recompute(case_uuid, rules, reload):
-                recomputed.append(self.repository.get(case_uuid).case_no)
+            # Retried when a hall writes to the case meanwhile.
+            case_no = storage.retrying(
+                functools.partial(self._recompute, case_uuid, rules, reload),
+                MAX_ATTEMPTS, RETRY_STEP)
+            if case_no is not None:
+                recomputed.append(case_no)
         return recomputed
 
-    def _recompute(self, case_uuid: UUID, rules: YearRules, reload: bool) -> bool:
-        """Recompute one case if it needs it; retried when a hall writes to it meanwhile."""
-        for attempt in range(MAX_ATTEMPTS):
-            case: Case = self.repository.get(case_uuid)
-            if not case.needs_recompute(rules.year, reload):
-                return False
-            case.recompute_deadline(self.calendar, rules.version, self.clock(),
-                                    self.chain_key)
-            try:
-                self.save(case)
-                return True
-            except IntegrityError:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-        return False
+    def _recompute(self, case_uuid: UUID, rules: YearRules, reload: bool) -> str | None:
+        """Recompute one case if it needs it; its case number if it did."""
+        case: Case = self.repository.get(case_uuid)
+        if not case.needs_recompute(rules.year, reload):
+            return None
+        case.recompute_deadline(self.calendar, rules.version, self.clock(), self.chain_key)
+        self.save(case)
+        return case.case_no
 
     def _load_calendar_years(self) -> None:
         """Apply every year loaded since we last looked (by this or another process)."""

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
-import random
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -24,7 +21,7 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
 from hallwatch.calendar import WorkCalendar, YearRules
@@ -38,7 +35,6 @@ from services.common.metrics import ALERTS
 from services.common.settings import Settings
 from services.intake.store import store_env
 
-log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
 ATTEMPTS = 20
@@ -279,9 +275,7 @@ class Supervision(Application[UUID]):
     def act(self, ident: UUID, action: str, by: str, body: dict[str, Any]) -> dict[str, Any]:
         """acknowledge | notice | resolve an alert; returns its view after the action."""
         def attempt() -> dict[str, Any]:
-            alert = self._alert_or_none(ident)
-            if alert is None:
-                raise NotFound(f"alert {ident} is unknown", "alert_id")
+            alert = self.alert(ident)
             at = self.clock().isoformat()
             if action == "acknowledge":
                 alert.acknowledge(by, at)
@@ -305,13 +299,5 @@ class Supervision(Application[UUID]):
 
     def _retrying(self, work: Callable[[], Any]) -> Any:
         """Optimistic concurrency: another writer got there first; reload and redo."""
-        for attempt in range(ATTEMPTS):
-            try:
-                return work()
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
-                self.refresh_index()
-        raise AssertionError("unreachable")
+        return storage.retrying(work, ATTEMPTS, 0.01, between=self.refresh_index)
 
