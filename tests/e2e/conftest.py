@@ -15,6 +15,16 @@ NOW = "fixed:2026-10-12T10:00:00+08:00"
 
 
 @pytest.fixture
+def embedded(tmp_path):
+    """``hallwatch serve`` with only keys and a fixed clock configured."""
+    serve = Service("serve", {"HALLWATCH_DATA_DIR": str(tmp_path / "var"),
+                              "HALLWATCH_KEYS": KEYS, "HALLWATCH_CLOCK": NOW},
+                    tmp_path, free_port()).start()
+    yield serve
+    serve.stop()
+
+
+@pytest.fixture
 def production(tmp_path, postgres, kafka):
     """Environment for separate intake / relay / projections processes."""
     topic = f"hall.events.{uuid.uuid4().hex[:8]}"

@@ -87,6 +87,13 @@ def call(url: str, method: str, key: str, body: Any = None,
         return error.code, json.loads(error.read() or b"null")
 
 
+def post_event(url: str, body: dict[str, Any], key: str) -> int:
+    """POST one hall event; it must be stored (201) or already stored (200)."""
+    status, answer = call(f"{url}/v1/events", "POST", key, body)
+    assert status in (200, 201), answer
+    return status
+
+
 def wait_for(check, timeout: float = 60, what: str = "condition") -> Any:
     """Poll ``check`` until it returns a truthy value."""
     deadline = time.monotonic() + timeout
@@ -106,4 +113,4 @@ def dump_views(chdb_dir: Path) -> dict[str, Any]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
-__all__ = ["Service", "call", "dump_views", "free_port", "wait_for"]
+__all__ = ["Service", "call", "dump_views", "free_port", "post_event", "wait_for"]

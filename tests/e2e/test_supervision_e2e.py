@@ -7,9 +7,8 @@ import time
 import pytest
 
 from tests.builders import accepted, event
-from tests.conftest import BUREAU_KEY, HALL_KEY, KEYS
-from tests.e2e.conftest import NOW
-from tests.e2e.procs import Service, call, free_port, wait_for
+from tests.conftest import BUREAU_KEY, HALL_KEY
+from tests.e2e.procs import Service, call, post_event, wait_for
 
 pytestmark = pytest.mark.slow
 ON_TIME = "2026-10-12T09:00:00+08:00"  # the clock is fixed at 10:00 that day
@@ -28,30 +27,24 @@ def alerts(url: str, **filters: str) -> list[dict]:
 
 
 def post(url: str, body: dict) -> None:
-    status, answer = call(f"{url}/v1/events", "POST", HALL_KEY, body)
-    assert status in (200, 201), answer
+    post_event(url, body, HALL_KEY)
 
 
-def test_embedded_serve_raises_a_finding_and_the_bureau_handles_it(tmp_path):
-    serve = Service("serve", {"HALLWATCH_DATA_DIR": str(tmp_path / "var"),
-                              "HALLWATCH_KEYS": KEYS, "HALLWATCH_CLOCK": NOW},
-                    tmp_path, free_port()).start()
-    try:
-        post(serve.url, accepted("LY-9", time=ON_TIME))
-        post(serve.url, rejected_without_basis("LY-9"))
-        (finding,) = wait_for(lambda: alerts(serve.url, rule="rejection.incomplete"),
-                              what="the finding")
-        assert finding["case_no"] == "LY-9" and finding["severity"] == "finding"
-        assert finding["raised_at"] == "2026-10-12T09:30:00+08:00"
-        status, body = call(f"{serve.url}/v1/alerts/{finding['alert_id']}/acknowledge", "POST",
-                            BUREAU_KEY, {})
-        assert status == 200 and body["status"] == "acknowledged"
-        wait_for(lambda: alerts(serve.url, rule="rejection.incomplete", status="acknowledged"),
-                 what="the acknowledgement in the view")
-        status, view = call(f"{serve.url}/v1/cases/LY-9", "GET", BUREAU_KEY)
-        assert {f["rule"] for f in view["findings"]} >= {"rejection.incomplete"}
-    finally:
-        serve.stop()
+def test_embedded_serve_raises_a_finding_and_the_bureau_handles_it(embedded):
+    serve = embedded
+    post(serve.url, accepted("LY-9", time=ON_TIME))
+    post(serve.url, rejected_without_basis("LY-9"))
+    (finding,) = wait_for(lambda: alerts(serve.url, rule="rejection.incomplete"),
+                          what="the finding")
+    assert finding["case_no"] == "LY-9" and finding["severity"] == "finding"
+    assert finding["raised_at"] == "2026-10-12T09:30:00+08:00"
+    status, body = call(f"{serve.url}/v1/alerts/{finding['alert_id']}/acknowledge", "POST",
+                        BUREAU_KEY, {})
+    assert status == 200 and body["status"] == "acknowledged"
+    wait_for(lambda: alerts(serve.url, rule="rejection.incomplete", status="acknowledged"),
+             what="the acknowledgement in the view")
+    status, view = call(f"{serve.url}/v1/cases/LY-9", "GET", BUREAU_KEY)
+    assert {f["rule"] for f in view["findings"]} >= {"rejection.incomplete"}
 
 
 def test_a_supervision_process_killed_mid_stream_raises_every_alert_exactly_once(production):

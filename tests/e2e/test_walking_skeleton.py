@@ -10,9 +10,8 @@ import pytest
 from kafka import KafkaConsumer
 
 from tests.builders import accepted, completed
-from tests.conftest import BUREAU_KEY, HALL_KEY, KEYS
-from tests.e2e.conftest import NOW
-from tests.e2e.procs import Service, call, dump_views, free_port, wait_for
+from tests.conftest import BUREAU_KEY, HALL_KEY
+from tests.e2e.procs import call, dump_views, post_event, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +22,7 @@ def case_view(url: str, case_no: str) -> dict | None:
 
 
 def post(url: str, body: dict) -> int:
-    status, answer = call(f"{url}/v1/events", "POST", HALL_KEY, body)
-    assert status in (200, 201), answer
-    return status
+    return post_event(url, body, HALL_KEY)
 
 
 def run_scenario(intake_url: str, query_url: str, findings: set[str] = frozenset()) -> None:
@@ -52,17 +49,10 @@ def run_scenario(intake_url: str, query_url: str, findings: set[str] = frozenset
     assert status == 404
 
 
-def test_embedded_serve_shows_the_case_with_its_due_date(tmp_path):
-    port = free_port()
-    serve = Service("serve", {"HALLWATCH_DATA_DIR": str(tmp_path / "var"),
-                              "HALLWATCH_KEYS": KEYS, "HALLWATCH_CLOCK": NOW},
-                    tmp_path, port).start()
-    try:
-        run_scenario(serve.url, serve.url, {"report.late", "deadline.warning"})
-        assert (tmp_path / "var" / "events.db").exists()
-        assert (tmp_path / "var" / "chdb").is_dir()
-    finally:
-        serve.stop()
+def test_embedded_serve_shows_the_case_with_its_due_date(embedded, tmp_path):
+    run_scenario(embedded.url, embedded.url, {"report.late", "deadline.warning"})
+    assert (tmp_path / "var" / "events.db").exists()
+    assert (tmp_path / "var" / "chdb").is_dir()
 
 
 def test_production_processes_show_the_case_with_its_due_date(production):
