@@ -13,7 +13,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from hallwatch.calendar import WorkCalendar, end_of_day, local_date
+from hallwatch.calendar import WorkCalendar, local_date
 from hallwatch.case import NAMESPACE
 from hallwatch.errors import ImpossibleSequence
 
@@ -74,7 +74,7 @@ class Alert(Aggregate):
         """A supervision notice (督办) due at the end of the nth working day after today."""
         self._check("notice")
         start = local_date(datetime.fromisoformat(at))
-        due = end_of_day(calendar.add_working_days(start, working_days).day)
+        due = calendar.end_of_working_day(start, working_days)
         self._noticed(by=by, at=at, due_at=due.isoformat(), content=content,
                       basis={"from": start.isoformat(), "working_days": working_days})
 
@@ -90,9 +90,8 @@ class Alert(Aggregate):
         basis = getattr(self, "notice_basis", None)
         if self.status != NOTICED or not basis:
             return False
-        day = calendar.add_working_days(date.fromisoformat(basis["from"]),
-                                        basis["working_days"]).day
-        due = end_of_day(day).isoformat()
+        due = calendar.end_of_working_day(date.fromisoformat(basis["from"]),
+                                          basis["working_days"]).isoformat()
         if due == self.notice_due_at:
             return False
         self._notice_rescheduled(due_at=due, calendar_version=calendar_version)

@@ -150,6 +150,10 @@ class WorkCalendar:
                 remaining -= 1
         return WorkingDaySpan(day, self._versions(years))
 
+    def end_of_working_day(self, start: date, count: int) -> datetime:
+        """The end (23:59:59 +08:00) of the ``count``-th working day after ``start``."""
+        return end_of_day(self.add_working_days(start, count).day)
+
     def working_days_between(self, first: date, stop: date) -> WorkingDaySpan:
         """How many working days lie in ``[first, stop)``."""
         count = 0

@@ -19,7 +19,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from hallwatch import lifecycle
-from hallwatch.calendar import WorkCalendar, end_of_day, local_date
+from hallwatch.calendar import WorkCalendar, local_date
 from hallwatch.case import NAMESPACE
 from hallwatch.catalogue import parse_time, short_type
 from hallwatch.rules import CLEARS_WHEN_CLOSED, RuleSet
@@ -176,9 +176,9 @@ class Watch(Aggregate):
         for rule, timer in self.timers.items():
             basis = timer.get("basis")
             if basis:
-                day = calendar.add_working_days(date.fromisoformat(basis["from"]),
-                                                basis["working_days"]).day
-                timer = {**timer, "at": end_of_day(day).isoformat()}
+                at = calendar.end_of_working_day(date.fromisoformat(basis["from"]),
+                                                 basis["working_days"])
+                timer = {**timer, "at": at.isoformat()}
             timers[rule] = timer
         if timers == self.timers:
             return False
@@ -244,7 +244,7 @@ def _judge_fact(state: _State, ce: dict[str, Any], moment: datetime, rules: Rule
     def working_days_after(days: int) -> tuple[datetime, dict[str, Any]]:
         start = local_date(moment)
         basis = {"from": start.isoformat(), "working_days": days}
-        return end_of_day(calendar.add_working_days(start, days).day), basis
+        return calendar.end_of_working_day(start, days), basis
 
     if kind == "case.notice_issued":
         listed = list(data.get("missing_materials", []))
