@@ -15,7 +15,8 @@ from hallwatch.case import light
 from hallwatch.catalogue import parse_time
 from hallwatch.errors import Forbidden, InvalidEvent, NotFound
 from services.common.auth import Keyring, require
-from services.projections.bulletin import GROUPS, Bulletins
+from services.projections import bulletin_api
+from services.projections.bulletin import Bulletins
 from services.projections.views import Views
 
 DASHBOARD_PAGE = Path(__file__).with_name("dashboard.html")
@@ -76,19 +77,7 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRou
         return {"alerts": alerts, "count": len(alerts)}
 
     bulletins = Bulletins(views.client)
-
-    @api.get("/v1/bulletins")
-    def get_bulletin(start: str = Query(..., alias="from"), end: str = Query(..., alias="to"),
-                     by: str = "hall", authorization: str | None = Header(None)
-                     ) -> dict[str, Any]:
-        """定期通报 for [from, to) (dates, +08:00), per hall, window or staff."""
-        require(keys.authenticate(authorization), "bureau", "auditor")
-        first, stop = _date(start, "from"), _date(end, "to")
-        if by not in GROUPS:
-            raise InvalidEvent(f"must be one of {', '.join(GROUPS)}", "by")
-        if not first < stop or (stop - first).days > 366:
-            raise InvalidEvent("must be after from, and at most 366 days later", "to")
-        return bulletins.bulletin(by, first, stop, clock())
+    api.include_router(bulletin_api.router(views, keys, clock, bulletins))
 
     @api.get("/v1/dashboard")
     def get_dashboard(authorization: str | None = Header(None)) -> dict[str, Any]:

@@ -1,0 +1,96 @@
+"""HTTP routes of the bulletins: named periods, the document forms, the older from/to form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
+
+from hallwatch.errors import InvalidEvent
+from services.common.auth import Keyring, require
+from services.projections import periods
+from services.projections.bulletin import SCOPES, Bulletins, UnknownScope
+from services.projections.views import Views
+
+FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8",
+           "pdf": "application/pdf"}
+
+
+def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
+           bulletins: Bulletins | None = None) -> APIRouter:
+    api = APIRouter()
+    bulletins = bulletins or Bulletins(views.client)
+
+    def compute(period: periods.Period, scope: str) -> dict[str, Any]:
+        if scope not in SCOPES:
+            raise InvalidEvent(f"must be one of {', '.join(SCOPES)}", "scope")
+        try:
+            return bulletins.bulletin(period, scope, clock())
+        except UnknownScope as error:
+            raise InvalidEvent(str(error), "scope") from None
+
+    @api.get("/v1/bulletins")
+    def get_bulletin_range(start: str = Query(..., alias="from"),
+                           end: str = Query(..., alias="to"), by: str = "hall",
+                           authorization: str | None = Header(None)) -> dict[str, Any]:
+        """定期通报 for [from, to) (dates, +08:00), per scope (``by``). Whole weeks, months,
+        quarters, halves and years are the named period of the same span."""
+        require(keys.authenticate(authorization), "bureau", "auditor")
+        first, stop = _date(start, "from"), _date(end, "to")
+        if not first < stop or (stop - first).days > 366:
+            raise InvalidEvent("must be after from, and at most 366 days later", "to")
+        if by not in SCOPES:
+            raise InvalidEvent(f"must be one of {', '.join(SCOPES)}", "by")
+        return compute(periods.range_period(first, stop), by)
+
+    @api.get("/v1/bulletins/{period}")
+    def get_bulletin(period: str, scope: str = "hall", format: str | None = None,
+                     accept: str | None = Header(None),
+                     authorization: str | None = Header(None)) -> Response:
+        """The bulletin of a named period: JSON, or the document (``Accept: text/html`` or
+        ``application/pdf``, or ``?format=json|html|pdf``)."""
+        require(keys.authenticate(authorization), "bureau", "auditor")
+        named = _period(period)
+        kind = _format(format, accept)
+        report = compute(named, scope)
+        body = render(report, kind)
+        return Response(body, media_type=FORMATS[kind])
+
+    return api
+
+
+def render(report: dict[str, Any], kind: str) -> bytes:
+    """The bulletin in one format (json, html or pdf) as bytes."""
+    from services.projections import document
+
+    return document.render(report, kind)
+
+
+def _period(text: str) -> periods.Period:
+    try:
+        return periods.parse(text)
+    except ValueError as error:
+        raise InvalidEvent(str(error), "period") from None
+
+
+def _format(query: str | None, accept: str | None) -> str:
+    if query is not None:
+        if query not in FORMATS:
+            raise InvalidEvent(f"must be one of {', '.join(FORMATS)}", "format")
+        return query
+    wanted = (accept or "").lower()
+    if "application/pdf" in wanted:
+        return "pdf"
+    if "text/html" in wanted:
+        return "html"
+    return "json"
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidEvent(f"{text!r} is not a YYYY-MM-DD date", field) from None
