@@ -151,6 +151,9 @@ def parser() -> argparse.ArgumentParser:
     load = calendar.add_parser("load", help="load an official holiday notice (JSON)")
     load.add_argument("file")
     load.set_defaults(func=cmd_calendar_load)
+    from services.projections.bulletin_cli import add_parser as add_bulletin
+
+    add_bulletin(sub)
     return top
 
 

@@ -331,3 +331,84 @@ def test_a_malformed_bulletin_request_answers_422_with_the_field(october, path, 
 def test_halls_cannot_read_bulletins(october):
     for path in ("/v1/bulletins/2026-10", "/v1/bulletins?from=2026-10-01&to=2026-11-01"):
         assert october.client.get(path, headers=bearer(HALL_KEY)).status_code == 403
+
+
+# -- the document -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def document_tools():
+    from tests.documents import ensure_document_tools
+
+    ensure_document_tools()
+
+
+def test_the_html_document_is_chinese_with_summary_tables_and_charts(october):
+    response = october.client.get("/v1/bulletins/2026-10", headers={
+        **bearer(BUREAU_KEY), "Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "关于2026年10月各分厅政务服务情况的通报" in page
+    assert "市政务服务和数字化管理局" in page and "（未发布稿）" in page
+    # The summary names the halls with problems, from the figures.
+    assert "存在超期未办结办件的分厅：H1（1件）" in page
+    assert "被亮红牌的分厅：H1（1次）" in page
+    assert "列入红榜的分厅：H2；列入黑榜的分厅：H1" in page
+    assert page.count("data:image/svg+xml;base64,") == 2
+    assert "77.8%" in page  # H1's on-time rate in the ranking table
+
+
+def test_the_pdf_document_prints_on_a4_pages_with_chinese_text(october, document_tools,
+                                                                tmp_path):
+    import subprocess
+
+    response = october.client.get("/v1/bulletins/2026-10", params={"format": "pdf"},
+                                  headers=bearer(BUREAU_KEY))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    pdf = tmp_path / "b.pdf"
+    pdf.write_bytes(response.content)
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) >= 2 and all(p.stat().st_size > 1000 for p in pages)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "595.276 x 841.89 pts (A4)" in info
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "政务服务情况的通报" in text and "按时办结率" in text and "红榜" in text
+
+
+def test_text_from_data_is_escaped_in_the_document():
+    from services.projections import document
+
+    report = {
+        "scope": "hall", "period": {"label": "2026年10月", "name": "2026-10"},
+        "as_of": "2026-11-02T10:00:00+08:00", "positions": {"projections": 1},
+        "scoring": {"version": "<b>v</b>"}, "red_list": [], "black_list": [],
+        "trend": [{"label": "<i>t</i>", "on_time_rate": 0.5, "early_rate": None,
+                   "satisfaction_rate": None}],
+        "rows": [], "totals": {},
+    }
+    row = {key: 0 for key in ("accepted", "accepted_immediate", "accepted_promised",
+                              "decided", "overdue_open", "overdue_closed", "yellow_raised",
+                              "yellow_resolved", "red_raised", "red_resolved", "notices",
+                              "red_cards", "findings", "one_time_notice_breaches",
+                              "extensions", "extensions_approved", "extensions_unapproved",
+                              "extensions_late", "tolerance_accepted",
+                              "tolerance_supplemented", "tolerance_returned", "rejections",
+                              "late_reports", "absences", "uncovered_posts", "after_hours",
+                              "complaints", "ratings", "bad_reviews")}
+    rates = dict.fromkeys(("on_time_rate", "early_rate", "satisfaction_rate",
+                           "avg_working_days_used", "avg_working_days_promised",
+                           "complaint_resolution_rate", "rectification_rate"))
+    row.update(rates, hall_id="<script>alert(1)</script>", rank=None, score=None,
+               rank_change=None, changes={"on_time_rate": {"mom": None}}, overdue_open=1)
+    report["rows"] = [row]
+    report["totals"] = {**row, "accepted": 1}
+    page = document.html(report)
+    assert "<script>alert(1)</script>" not in page and "<b>v</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
