@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from hallwatch.errors import InvalidEvent
 from services.common.auth import Keyring, require
 from services.projections import periods
-from services.projections.bulletin import SCOPES, Bulletins, UnknownScope
+from services.projections.bulletin import KEYS, SCOPES, Bulletins, UnknownScope
+from services.projections.publishing import Publications
 from services.projections.views import Views
 
 FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8",
@@ -62,11 +65,69 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
     return api
 
 
+def publishing_router(views: Views, keys: Keyring, clock: Callable[[], datetime],
+                      publications: Publications, bulletins: Bulletins | None = None
+                      ) -> APIRouter:
+    """Publishing (bureau) and reading published bulletins, byte for byte."""
+    api = APIRouter()
+    bulletins = bulletins or Bulletins(views.client)
+
+    @api.post("/v1/bulletins/{period}:publish", status_code=201)
+    async def publish(period: str, scope: str = "hall",
+                      authorization: str | None = Header(None)) -> dict[str, Any]:
+        """Freeze the bulletin of ``period`` per ``scope`` as it stands now, under the next
+        document number (a revision if that period and scope were published before)."""
+        principal = keys.authenticate(authorization)
+        require(principal, "bureau")
+        named = _period(period)
+        if scope not in SCOPES:
+            raise InvalidEvent(f"must be one of {', '.join(SCOPES)}", "scope")
+
+        def work() -> dict[str, Any]:
+            try:
+                report = bulletins.bulletin(named, scope, clock())
+            except UnknownScope as error:
+                raise InvalidEvent(str(error), "scope") from None
+            return publications.publish(report, KEYS[scope], principal.id, _render)
+        return await run_in_threadpool(work)
+
+    @api.get("/v1/bulletins/{period}/publications")
+    def list_publications(period: str, scope: str | None = None,
+                          authorization: str | None = Header(None)) -> dict[str, Any]:
+        """What was published for ``period`` (every scope, or one), oldest first."""
+        require(keys.authenticate(authorization), "bureau", "auditor", "hall")
+        records = publications.records(_period(period).name, scope)
+        return {"publications": records, "count": len(records)}
+
+    @api.get("/v1/bulletins/published/{ident}")
+    def get_published(ident: str, format: str | None = None,
+                      accept: str | None = Header(None),
+                      authorization: str | None = Header(None)) -> Response:
+        """The published bytes, in the format asked for (JSON by default)."""
+        require(keys.authenticate(authorization), "bureau", "auditor", "hall")
+        try:
+            key = UUID(ident)
+        except ValueError:
+            raise InvalidEvent(f"{ident!r} is not a publication id", "id") from None
+        publication = publications.get(key)
+        kind = _format(format, accept)
+        return Response(publication.content(kind), media_type=FORMATS[kind],
+                        headers={"ETag": f'"{publication.hashes[kind]}"'})
+
+    return api
+
+
 def render(report: dict[str, Any], kind: str) -> bytes:
     """The bulletin in one format (json, html or pdf) as bytes."""
     from services.projections import document
 
     return document.render(report, kind)
+
+
+def _render(report: dict[str, Any], kind: str, document_no: str) -> bytes:
+    from services.projections import document
+
+    return document.render(report, kind, document_no)
 
 
 def _period(text: str) -> periods.Period:

@@ -336,13 +336,6 @@ def test_halls_cannot_read_bulletins(october):
 # -- the document -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def document_tools():
-    from tests.documents import ensure_document_tools
-
-    ensure_document_tools()
-
-
 def test_the_html_document_is_chinese_with_summary_tables_and_charts(october):
     response = october.client.get("/v1/bulletins/2026-10", headers={
         **bearer(BUREAU_KEY), "Accept": "text/html"})
