@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hallwatch.errors import InvalidEvent
 from services.common.auth import Keyring, require
-from services.projections import periods
+from services.projections import live_api, periods
 from services.projections.bulletin import KEYS, SCOPES, Bulletins, UnknownScope
 from services.projections.publishing import Publications
 from services.projections.views import Views
@@ -26,6 +26,7 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
            bulletins: Bulletins | None = None) -> APIRouter:
     api = APIRouter()
     bulletins = bulletins or Bulletins(views.client)
+    api.include_router(live_api.router(views, keys, clock))  # the dashboard's live views
 
     def compute(period: periods.Period, scope: str) -> dict[str, Any]:
         if scope not in SCOPES:
