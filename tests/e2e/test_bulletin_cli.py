@@ -64,3 +64,18 @@ def test_the_cli_writes_the_pdf_document(data_dir, tmp_path):
 def test_the_cli_refuses_an_unknown_period_saying_why(data_dir, tmp_path):
     result = hallwatch("--period", "2026-13", "--out", str(tmp_path / "x"), data_dir=data_dir)
     assert result.returncode != 0 and "--period" in result.stderr and "2026-W47" in result.stderr
+
+
+def test_the_cli_rebuilds_the_views_to_the_same_bulletin(data_dir, tmp_path):
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    assert hallwatch("--period", "2026-10", "--out", str(before), data_dir=data_dir
+                     ).returncode == 0
+    env = {"PATH": "/usr/bin:/bin", "HALLWATCH_DATA_DIR": str(data_dir),
+           "HALLWATCH_CLOCK": "fixed:2026-11-02T10:00:00+08:00"}
+    result = subprocess.run([sys.executable, "-m", "services.cli", "projections", "rebuild"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt the views up to {'hall':" in result.stdout
+    assert hallwatch("--period", "2026-10", "--out", str(after), data_dir=data_dir
+                     ).returncode == 0
+    assert json.loads(after.read_text())["rows"] == json.loads(before.read_text())["rows"]
