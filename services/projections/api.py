@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
 from hallwatch.catalogue import parse_time
-from hallwatch.errors import Forbidden, InvalidEvent, NotFound
+from hallwatch.errors import Forbidden, NotFound
 from services.common.auth import Keyring, require
 from services.projections import bulletin_api
 from services.projections.bulletin import Bulletins
@@ -89,10 +89,3 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRou
         return DASHBOARD_PAGE.read_text()
 
     return api
-
-
-def _date(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidEvent(f"{text!r} is not a YYYY-MM-DD date", field) from None

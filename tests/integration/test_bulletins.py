@@ -405,3 +405,19 @@ def test_text_from_data_is_escaped_in_the_document():
     page = document.html(report)
     assert "<script>alert(1)</script>" not in page and "<b>v</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_department_adds_up_its_halls(october):
+    from datetime import datetime
+
+    from services.projections.bulletin import Bulletins
+    from services.projections.periods import parse
+
+    bulletins = Bulletins(october.projections.views.client,
+                          departments={"H1": "D-REG", "H2": "D-REG", "H3": "D-EMP"})
+    report = bulletins.bulletin(parse("2026-10"), "department", datetime.fromisoformat(NOW))
+    departments = {r["department_id"]: r for r in report["rows"]}
+    reg = departments["D-REG"]
+    assert (reg["accepted"], reg["on_time_base"], reg["on_time"]) == (12, 11, 9)  # H1 + H2
+    assert reg["on_time_rate"] == 0.8182 and reg["overdue_open"] == 1
+    assert departments["D-EMP"]["rank"] is None  # H3 had no case activity
