@@ -153,12 +153,16 @@ class Bulletins:
         return out
 
     def positions(self) -> dict[str, int]:
-        """How far the views have read each source: the log positions the figures reflect."""
+        """Where the figures stand in the logs: ``hall_events`` is the event-store position
+        of the latest hall event in the views (either mode); the others are the embedded
+        consumers' positions (hall log, supervision log), absent in Kafka mode."""
+        latest = self.client.query(f"SELECT max(position) FROM {DATABASE}.events").result_rows
+        out = {"hall_events": int(latest[0][0] or 0) if latest else 0}
         rows = self.client.query(
             f"SELECT consumer, max(position) FROM {DATABASE}.offsets FINAL GROUP BY consumer"
         ).result_rows
-        found = {str(c): int(p) for c, p in rows}
-        return {c: found.get(c, 0) for c in POSITION_CONSUMERS}
+        out.update({str(c): int(p) for c, p in rows if str(c) in POSITION_CONSUMERS})
+        return out
 
     # -- the live dashboard -------------------------------------------------------
 

@@ -44,7 +44,7 @@ def test_a_published_bulletin_answers_the_same_bytes_after_late_reports(world, c
     assert record["document_no"] == "政务监察通报〔2026〕1号"
     assert (record["period"], record["scope"], record["published_by"]) == ("2026-10", "hall",
                                                                            "bureau")
-    assert record["revises"] is None and record["positions"]["projections"] > 0
+    assert record["revises"] is None and record["positions"]["hall_events"] > 0
     frozen = {kind: published(world, record["id"], kind) for kind in ("json", "html", "pdf")}
     for kind, body in frozen.items():
         assert hashlib.sha256(body).hexdigest() == record["sha256"][kind]
@@ -64,6 +64,7 @@ def test_a_published_bulletin_answers_the_same_bytes_after_late_reports(world, c
     revision = publish(world).json()
     assert revision["document_no"] == "政务监察通报〔2026〕2号"
     assert revision["revises"] == record["id"]
+    assert revision["positions"]["hall_events"] > record["positions"]["hall_events"]
     changed = {(c["figure"], c["before"], c["after"]) for c in revision["changes"]}
     assert {("accepted", 1, 2), ("accepted_promised", 1, 2), ("overdue_open", 0, 1),
             ("late_reports", 0, 1)} <= changed
