@@ -13,15 +13,26 @@ from tests.world import World
 NOW = "2026-11-02T10:00:00+08:00"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_settings(request):
+    """Publications live in a store of the hall store's kind: SQLite or PostgreSQL."""
+    return request.getfixturevalue("settings" if request.param == "sqlite" else "pg_settings")
+
+
 @pytest.fixture
 def world(settings, clock):
+    world = make_world(settings, clock)
+    yield world
+    world.close()
+
+
+def make_world(settings, clock):
     world = World(settings, clock)
     world.send_on_time(accepted("A1", time="2026-10-08T09:00:00+08:00", promised_days=2))
     world.send_on_time(completed("A1", "2026-10-09T10:00:00+08:00"))
     clock.set(NOW)
     world.settle()
-    yield world
-    world.close()
+    return world
 
 
 def publish(world, period="2026-10", key=BUREAU_KEY, **params):
@@ -82,11 +93,12 @@ def test_publishing_again_with_nothing_changed_is_refused(world, document_tools)
     assert first["id"] in again.json()["error"]["reason"]
 
 
-def test_publications_outlive_the_service(world, settings, clock, document_tools):
+def test_publications_outlive_the_service(store_settings, clock, document_tools):
+    world = make_world(store_settings, clock)
     record = publish(world).json()
     body = published(world, record["id"], "pdf")
     world.close()
-    reopened = World(settings, clock)
+    reopened = World(store_settings, clock)
     try:
         assert published(reopened, record["id"], "pdf") == body
     finally:
@@ -108,3 +120,22 @@ def test_an_unknown_or_malformed_publication_id_is_refused(world):
                                headers=bearer(BUREAU_KEY))
     malformed = world.client.get("/v1/bulletins/published/nope", headers=bearer(BUREAU_KEY))
     assert (unknown.status_code, malformed.status_code) == (404, 422)
+
+
+def test_two_publications_at_once_get_two_numbers(world, document_tools):
+    import threading
+
+    results: dict[str, dict] = {}
+
+    def run(scope: str) -> None:
+        response = publish(world, scope=scope)
+        results[scope] = {"status": response.status_code, **response.json()}
+
+    threads = [threading.Thread(target=run, args=(scope,)) for scope in ("hall", "window")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r["status"] for r in results.values()] == [201, 201]
+    assert {r["document_no"] for r in results.values()} == {
+        "政务监察通报〔2026〕1号", "政务监察通报〔2026〕2号"}
