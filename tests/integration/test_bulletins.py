@@ -306,6 +306,22 @@ def test_windows_staff_and_matters_cut_the_same_cases(october):
     assert matters["M2"]["overdue_open"] == 1 and matters["M2"]["red_raised"] == 1  # A3
 
 
+def test_a_week_per_staff_and_a_quarter_per_matter(october):
+    staff, _ = rows(october, "2026-W43", "staff")
+    assert pick(staff["H1/S02"], "accepted", "decided", "on_time_base", "on_time",
+                "overdue_open", "absences") == {
+        "accepted": 0, "decided": 1,  # A5
+        "on_time_base": 3, "on_time": 2,  # A5, A6 returned; A3 due 10-19 and open
+        "overdue_open": 1, "absences": 1}  # A3; S02 away on 10-23
+    matters, _ = rows(october, "2026-Q4", "matter")
+    assert pick(matters["M3"], "accepted", "accepted_immediate", "decided", "on_time_base",
+                "on_time_rate", "promised_decided", "early_rate", "late_reports") == {
+        "accepted": 4, "accepted_immediate": 4, "decided": 4,  # A4 A11 B2 B4
+        "on_time_base": 4, "on_time_rate": 1.0,
+        "promised_decided": 0, "early_rate": None,  # no promised case: no early rate
+        "late_reports": 2}  # A11's acceptance and completion
+
+
 def test_the_older_from_to_form_answers_the_same_month(october):
     old = get(october, "/v1/bulletins", **{"from": "2026-10-01", "to": "2026-11-01"})
     new = get(october, "/v1/bulletins/2026-10")
