@@ -74,9 +74,13 @@ def summary(report: dict[str, Any], document_no: str = UNPUBLISHED) -> list[str]
     unit = UNIT_LABELS[scope]
     rows = report["rows"]
     period = report["period"]["label"]
+    trend = report.get("trend") or []
+    before = trend[-2]["on_time_rate"] if len(trend) >= 2 else None
+    change = ("" if before is None or total["on_time_rate"] is None
+              else f"（环比{_delta(round(total['on_time_rate'] - before, 4))}）")
     first = (f"{period}，纳入统计的{unit}共{len(rows)}个，受理办件{total['accepted']}件"
              f"（即办件{total['accepted_immediate']}件、承诺件{total['accepted_promised']}件），"
-             f"办结{total['decided']}件，按时办结率{_pct(total['on_time_rate'])}，"
+             f"办结{total['decided']}件，按时办结率{_pct(total['on_time_rate'])}{change}，"
              f"承诺件提前办结率{_pct(total['early_rate'])}，"
              f"超期未办结{total['overdue_open']}件、超期办结{total['overdue_closed']}件；"
              f"收到评价{total['ratings']}件，满意率{_pct(total['satisfaction_rate'])}，"

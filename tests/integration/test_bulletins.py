@@ -360,7 +360,9 @@ def test_the_html_document_is_chinese_with_summary_tables_and_charts(october):
     page = response.text
     assert "关于2026年10月各分厅政务服务情况的通报" in page
     assert "市政务服务和数字化管理局" in page and "（未发布稿）" in page
-    # The summary names the halls with problems, from the figures.
+    # The summary counts from the totals (H1 + H2: 9 on time of 11; September 2 of 2)...
+    assert "按时办结率81.8%（环比-18.2个百分点）" in page
+    # ...and names the halls with problems, from the figures.
     assert "存在超期未办结办件的分厅：H1（1件）" in page
     assert "被亮红牌的分厅：H1（1次）" in page
     assert "列入红榜的分厅：H2；列入黑榜的分厅：H1" in page
