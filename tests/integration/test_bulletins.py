@@ -439,3 +439,15 @@ def test_a_department_adds_up_its_halls(october):
     assert (reg["accepted"], reg["on_time_base"], reg["on_time"]) == (12, 11, 9)  # H1 + H2
     assert reg["on_time_rate"] == 0.8182 and reg["overdue_open"] == 1
     assert departments["D-EMP"]["rank"] is None  # H3 had no case activity
+
+
+@pytest.mark.parametrize("period,scope,title", [
+    ("2026-W43", "window", "关于2026年第43周(10月19日—10月25日)各窗口政务服务情况的通报"),
+    ("2026-Q4", "staff", "关于2026年第4季度窗口工作人员政务服务情况的通报"),
+    ("2026-H2", "matter", "关于2026年下半年各事项政务服务情况的通报"),
+    ("2026", "hall", "关于2026年各分厅政务服务情况的通报"),
+])
+def test_every_period_and_scope_renders_as_a_document(october, period, scope, title):
+    response = october.client.get(f"/v1/bulletins/{period}", params={"scope": scope},
+                                  headers={**bearer(BUREAU_KEY), "Accept": "text/html"})
+    assert response.status_code == 200 and title in response.text
