@@ -3,11 +3,14 @@ details, security headers, the OpenAPI document's shared parts, health and metri
 
 The pattern every route module follows::
 
-    from services.common.http import Problem, Page, documented
+    from services.common.http import Problem, documented, encode_cursor, requires
     ...
     @api.get("/v1/things", response_model=ThingPage, responses=documented(403, 422))
-    def list_things(principal: Annotated[Principal, Depends(keys.requires("bureau"))],
+    def list_things(principal: Annotated[Principal, Depends(requires(keys, "bureau"))],
                     cursor: str | None = None) -> ThingPage: ...
+
+(no ``from __future__ import annotations`` in route modules: FastAPI must evaluate the
+annotations, which name the router's local keyring).
 
 A route raises a ``DomainError`` (or ``Problem``); this module turns it into
 ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail``, the
@@ -43,7 +46,7 @@ from hallwatch.errors import (
     NotFound,
 )
 from services.common import workers
-from services.common.auth import Keyring, Unauthenticated
+from services.common.auth import Keyring, Principal, Unauthenticated
 from services.common.metrics import REFUSED
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,12 @@ TITLES: dict[int, tuple[str, str, str]] = {
     500: ("internal", "Internal error; nothing was stored", "服务内部错误，本次请求未保存任何内容"),
     503: ("unavailable", "Temporarily unavailable; retry", "服务暂不可用，请稍后重试"),
 }
+
+
+def requires(keys: Keyring, *roles: str) -> Callable[..., Principal]:
+    """The dependency a route declares to admit ``roles`` (401 without a known key, 403
+    for another role); it answers the caller's Principal. Same as ``keys.requires``."""
+    return keys.requires(*roles)
 
 
 class Problem(DomainError):
