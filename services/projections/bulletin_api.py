@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hallwatch.errors import InvalidEvent
 from services.common.auth import Keyring, require
+from services.common.http import bounded_date
 from services.projections import live_api, periods
 from services.projections.bulletin import KEYS, SCOPES, Bulletins, UnknownScope
 from services.projections.publishing import Publications
@@ -23,8 +24,9 @@ FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8",
 
 
 def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
-           bulletins: Bulletins | None = None) -> APIRouter:
-    api = APIRouter()
+           bulletins: Bulletins | None = None, floor: date = date(2000, 1, 1)) -> APIRouter:
+    """``floor``: the earliest day the older from/to form may name."""
+    api = APIRouter(tags=["bulletins"])
     bulletins = bulletins or Bulletins(views.client)
     api.include_router(live_api.router(views, keys, clock))  # the dashboard's live views
 
@@ -43,7 +45,7 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
         """定期通报 for [from, to) (dates, +08:00), per scope (``by``). Whole weeks, months,
         quarters, halves and years are the named period of the same span."""
         require(keys.authenticate(authorization), "bureau", "auditor")
-        first, stop = _date(start, "from"), _date(end, "to")
+        first, stop = bounded_date(start, "from", floor), bounded_date(end, "to", floor)
         if not first < stop or (stop - first).days > 366:
             raise InvalidEvent("must be after from, and at most 366 days later", "to")
         if by not in SCOPES:
@@ -150,9 +152,3 @@ def _format(query: str | None, accept: str | None) -> str:
         return "html"
     return "json"
 
-
-def _date(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidEvent(f"{text!r} is not a YYYY-MM-DD date", field) from None

@@ -90,7 +90,7 @@ def test_publishing_again_with_nothing_changed_is_refused(world, document_tools)
     first = publish(world).json()
     again = publish(world)
     assert again.status_code == 409
-    assert first["id"] in again.json()["error"]["reason"]
+    assert first["id"] in again.json()["detail"]
 
 
 def test_publications_outlive_the_service(store_settings, clock, document_tools):

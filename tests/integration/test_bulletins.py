@@ -341,7 +341,7 @@ def test_the_older_from_to_form_answers_the_same_month(october):
 def test_a_malformed_bulletin_request_answers_422_with_the_field(october, path, params, field):
     response = october.client.get(path, params=params, headers=bearer(BUREAU_KEY))
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == field
+    assert response.json()["field"] == field
 
 
 def test_halls_cannot_read_bulletins(october):
