@@ -9,6 +9,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from hallwatch import catalogue
 from hallwatch.case import NAMESPACE
 from hallwatch.catalogue import Fact
 from hallwatch.errors import ImpossibleSequence
@@ -26,11 +27,7 @@ COMPLAINT = {
 
 def stream_key(fact: Fact) -> str:
     """Which stream a hall event belongs to: a post (window), a complaint, or itself."""
-    if fact.type.startswith("post."):
-        return f"post/{fact.hall_id}/{fact.subject}"
-    if fact.type.startswith("complaint."):
-        return f"complaint/{fact.hall_id}/{fact.data.get('complaint_no', '')}"
-    return f"record/{fact.hall_id}/{fact.id}"
+    return catalogue.stream_key(fact.type, fact.hall_id, fact.subject, fact.data, fact.id)
 
 
 def stream_id(key: str) -> UUID:

@@ -14,6 +14,7 @@ from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
 from hallwatch.catalogue import parse_time
 from hallwatch.errors import Forbidden, InvalidEvent, NotFound
+from hallwatch.summary import CaseSummary
 from services.common.auth import Keyring, require
 from services.projections.bulletin import GROUPS, Bulletins
 from services.projections.views import Views
@@ -26,19 +27,20 @@ CASE_FIELDS = ("case_no", "hall_id", "matter_code", "matter_name", "kind", "stat
                "supplement_pending", "office_hours", "rating")
 
 
-def _local(text: str | None) -> str | None:
-    return datetime.fromisoformat(text).astimezone(CHINA_TZ).isoformat() if text else None
+def _local(moment: datetime | None) -> str | None:
+    return moment.astimezone(CHINA_TZ).isoformat() if moment else None
 
 
-def case_body(summary: dict[str, Any], now: datetime, findings: list[dict[str, Any]]
+def case_body(summary: CaseSummary, now: datetime, findings: list[dict[str, Any]]
               ) -> dict[str, Any]:
-    body = {k: summary.get(k) for k in CASE_FIELDS}
+    shown = summary.as_dict()
+    body = {k: shown[k] for k in CASE_FIELDS}
     for key in ("accepted_at", "due_at", "yellow_at", "closed_at", "supplement_due_at"):
-        body[key] = _local(body[key])
-    deadline = summary.get("deadline") or {}
+        body[key] = _local(getattr(summary, key))
+    deadline = summary.deadline
     body["deadline"] = {
-        "calendar": deadline.get("calendar", []),
-        "steps": deadline.get("steps", []),
+        "calendar": list(deadline.calendar) if deadline else [],
+        "steps": [s.as_dict() for s in deadline.steps] if deadline else [],
     }
     body["light"] = light(summary, now)
     body["findings"] = findings

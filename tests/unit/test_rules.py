@@ -9,8 +9,9 @@ from hallwatch.calendar import WorkCalendar, YearRules
 from hallwatch.case import Case
 from hallwatch.catalogue import Fact
 from hallwatch.office_hours import Seasons
+from hallwatch.published import HallMessage
 from hallwatch.rules import RULES, RuleSet
-from hallwatch.watch import Clear, Finding, Watch, watch_key
+from hallwatch.watch import Clear, Finding, Watch
 from tests.builders import accepted, completed, event
 
 CAL = WorkCalendar()
@@ -28,7 +29,7 @@ class Hall:
         self.cleared: list[Clear] = []
         self.position = 0
 
-    def send(self, envelope: dict, recorded: str | None = None) -> dict:
+    def send(self, envelope: dict, recorded: str | None = None) -> HallMessage:
         fact = Fact.from_envelope(envelope, None)
         self.position += 1
         published = {**envelope, "hwrecordedtime": recorded or envelope["time"],
@@ -39,13 +40,14 @@ class Hall:
                 case = self.cases[fact.subject] = Case.open(fact, CAL, Seasons(), KEY)
             else:
                 case.record(fact, CAL, Seasons(), KEY)
-            published["hwcase"] = json.dumps(case.summary)
-        self.deliver(published)
-        return published
+            published["hwcase"] = json.dumps(case.summary.as_dict())
+        message = HallMessage.from_cloudevent(published)
+        self.deliver(message)
+        return message
 
-    def deliver(self, published: dict) -> None:
+    def deliver(self, message: HallMessage) -> None:
         """Hand a published event to its watch (again, for a redelivery)."""
-        self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
+        self._judge(message.watch_key, lambda w: w.observe(message, RULESET, CAL))
 
     def recompute(self, case_no: str, calendar: WorkCalendar, version: str, at: str) -> None:
         case = self.cases[case_no]
@@ -54,8 +56,8 @@ class Hall:
         published = {"specversion": "1.0", "id": f"re-{case_no}", "source": "/hallwatch",
                      "type": "cn.gov.hall.case.deadline_recomputed", "subject": case_no,
                      "time": at, "hwrecordedtime": at, "data": {}, "hwposition": self.position,
-                     "hwcase": json.dumps(case.summary)}
-        self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
+                     "hwcase": json.dumps(case.summary.as_dict())}
+        self.deliver(HallMessage.from_cloudevent(published))
 
     def tick(self, now: str) -> None:
         for key in list(self.watches):
@@ -194,7 +196,7 @@ def test_extension_unapproved__an_extension_without_an_approving_leader():
                     {"extra_days": 3, "reason": "需补充调查", "applicant_notified": True}))
     assert hall.rules_raised() == {"extension.unapproved"}
     # Recorded, judged, but it did not move the deadline.
-    assert hall.cases["C1"].summary["due_at"].startswith("2026-11-09")
+    assert hall.cases["C1"].summary.due_at.isoformat().startswith("2026-11-09")
 
 
 def test_extension_not_notified__the_applicant_was_not_told():
@@ -333,7 +335,7 @@ def test_report_late__an_event_recorded_long_after_it_happened():
 def test_a_loaded_year_reschedules_a_provisional_clock():
     hall = Hall()
     hall.send(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
-    assert hall.cases["C1"].summary["due_at"] == "2027-01-08T23:59:59+08:00"  # estimated
+    assert hall.cases["C1"].summary.due_at.isoformat() == "2027-01-08T23:59:59+08:00"  # estimated
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
                                                                 "2027-01-05"], "workdays": []})
     hall.recompute("C1", CAL.with_year(official), official.version, "2027-01-02T09:00:00+08:00")
@@ -351,9 +353,8 @@ def test_a_replayed_watch_never_judges_again():
     replayed = None
     for e in watch.collect_events():
         replayed = e.mutate(replayed)
-    assert replayed.timers == watch.timers
-    assert replayed.raised == watch.raised
-    assert replayed.last_position == watch.last_position == 1
+    assert replayed.state == watch.state
+    assert replayed.state.last_position == 1
 
 
 def test_deadline_overdue__void_when_a_late_report_shows_the_case_was_done_in_time():
@@ -385,7 +386,7 @@ def test_a_recomputed_deadline_keeps_the_cases_hall():
     hall.send(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01"], "workdays": []})
     hall.recompute("C1", CAL.with_year(official), official.version, "2027-01-02T09:00:00+08:00")
-    assert hall.watches["case/C1"].context["hall_id"] == "H1"
+    assert hall.watches["case/C1"].state.context.hall_id == "H1"
 
 
 def test_a_redelivered_event_is_not_judged_again():
@@ -396,7 +397,7 @@ def test_a_redelivered_event_is_not_judged_again():
     hall.deliver(first)  # the relay resent it at a new offset after a crash
     hall.deliver(done)
     watch = hall.watches["case/C1"]
-    assert watch.timers == {}  # the stale copy did not re-arm the completed case's clock
+    assert watch.state.timers == {}  # the stale copy did not re-arm the completed case's clock
     assert len(watch.collect_events()) == 3  # started, accepted, completed: no more
 
 
@@ -405,11 +406,11 @@ def test_a_loaded_year_moves_a_working_day_timer_the_estimate_had_placed():
     complaint = {"complaint_no": "TS-1", "channel": "hotline_12342", "content": "等候过久"}
     hall.send(event("complaint.received", "W03", "2026-12-30T10:00:00+08:00", complaint))
     watch = hall.watches["complaint/H1/TS-1"]
-    assert watch.timers["complaint.overdue"]["at"] == "2027-01-07T23:59:59+08:00"
+    assert watch.state.timers["complaint.overdue"].at.isoformat() == "2027-01-07T23:59:59+08:00"
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
                                                                 "2027-01-05"], "workdays": []})
     assert watch.reschedule(CAL.with_year(official), official.version)
-    assert watch.timers["complaint.overdue"]["at"] == "2027-01-11T23:59:59+08:00"
+    assert watch.state.timers["complaint.overdue"].at.isoformat() == "2027-01-11T23:59:59+08:00"
     assert not watch.reschedule(CAL.with_year(official), official.version)  # nothing to move
     hall.tick("2027-01-08T00:00:00+08:00")
     assert hall.raised("complaint.overdue") == []
