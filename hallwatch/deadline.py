@@ -6,9 +6,11 @@ produced it are kept so that (a) each case can explain its deadline and (b) a
 provisional deadline can be recomputed, as a new event, once an official year loads.
 
 Rules: the start day is not counted (Civil Code art. 201); an immediate case is due at
-the end of its acceptance day; working days spent suspended — from the suspension date
-up to, not including, the resumption date — are added back (Administrative Licensing
-Law art. 45); an approved extension adds its days to the current due date.
+the end of its acceptance day; a clock stop (Administrative Licensing Law art. 45) —
+from the suspension date up to, not including, the resumption date — gives back the
+working days the deadline had counted inside it, and only those: not the acceptance
+day, not days off, not days after the due date; an approved extension adds its days to
+the current due date.
 """
 
 from __future__ import annotations
@@ -141,10 +143,24 @@ def _replay(calendar: WorkCalendar, plan: list[Step], immediate: bool) -> Deadli
 
 def _stop(calendar: WorkCalendar, accepted_on: date, due: date, since: date, until: date
           ) -> tuple[int, date, tuple[str, ...]]:
-    """A clock stop [since, until): the working days it adds back, and the due date after."""
-    gap = calendar.working_days_between(since, until)
-    span = calendar.add_working_days(due, gap.count)
-    return gap.count, span.day, (*gap.versions, *span.versions)
+    """A clock stop [since, until): the working days the deadline counted inside it, and
+    the due date after it.
+
+    The deadline counted only working days after the acceptance day up to its due date,
+    so a stop starting on the acceptance day or on a day off gives back only the counted
+    working days inside it, and a stop after the due date gives back nothing. The days
+    given back run again from the resumption date."""
+    first = max(since, date.fromordinal(accepted_on.toordinal() + 1))
+    last = min(until, date.fromordinal(due.toordinal() + 1))
+    counted = calendar.working_days_between(first, last) if first < last else None
+    if counted is None or counted.count == 0:
+        return 0, due, counted.versions if counted else ()
+    if until <= due:
+        span = calendar.add_working_days(due, counted.count)
+    else:  # the stop outlasted the due date: what was left runs from the resumption date
+        span = calendar.add_working_days(date.fromordinal(until.toordinal() - 1),
+                                         counted.count)
+    return counted.count, span.day, (*counted.versions, *span.versions)
 
 
 def base(calendar: WorkCalendar, accepted_at: datetime, promised_days: int | None,
