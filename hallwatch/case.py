@@ -29,6 +29,9 @@ from hallwatch.office_hours import Seasons, classify
 from hallwatch.summary import CaseSummary
 
 NAMESPACE = UUID("5b1e9a57-3f4c-4c1e-9a63-6a0d1f3c2b10")
+# How much earlier than the case's previous event a fact may say it happened: the clocks
+# of a hall's systems (window terminal, back office) differ by a few minutes.
+ORDER_SKEW = timedelta(minutes=10)
 
 
 def case_id(case_no: str) -> UUID:
@@ -168,16 +171,34 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def judge(summary: CaseSummary | None, fact: Fact, calendar: WorkCalendar, seasons: Seasons
-          ) -> CaseSummary:
+def check_time_order(summary: CaseSummary, fact: Fact, skew: timedelta = ORDER_SKEW) -> None:
+    """A fact cannot have happened before its case was accepted, nor more than ``skew``
+    before the case's previous event: such a time is impossible (refused, 422)."""
+    stated = fact.time.isoformat()
+    if summary.accepted_at is not None and fact.time < summary.accepted_at:
+        raise InvalidEvent(f"{fact.type} at {stated} is earlier than the case's acceptance "
+                           f"at {summary.accepted_at.isoformat()}", "time")
+    last = summary.last_event_at
+    if last is not None and fact.time < last - skew:
+        minutes = int(skew.total_seconds() // 60)
+        raise InvalidEvent(f"{fact.type} at {stated} is more than {minutes} minutes earlier "
+                           f"than the case's previous event at {last.isoformat()}", "time")
+
+
+def judge(summary: CaseSummary | None, fact: Fact, calendar: WorkCalendar, seasons: Seasons,
+          skew: timedelta = ORDER_SKEW) -> CaseSummary:
     """The case summary after ``fact``; raises a DomainError if the fact is impossible."""
     try:
         status = lifecycle.next_status(summary.status if summary else None, fact.type)
     except ValueError as refusal:
         raise ImpossibleSequence(str(refusal), "type") from None
+    if summary is not None:
+        check_time_order(summary, fact, skew)
     current = summary or CaseSummary(case_no=fact.subject, hall_id=fact.hall_id, status=status)
     after = HANDLERS[fact.type](replace(current, status=status), fact, calendar)
-    return replace(after, office_hours=classify(fact.time, calendar, seasons))
+    latest = max(fact.time, current.last_event_at) if current.last_event_at else fact.time
+    return replace(after, office_hours=classify(fact.time, calendar, seasons),
+                   last_event_at=latest)
 
 
 def _upcast_summary(state: dict[str, Any]) -> None:

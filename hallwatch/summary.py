@@ -16,7 +16,8 @@ from typing import Any
 
 from hallwatch.deadline import Deadline
 
-_MOMENTS = ("accepted_at", "due_at", "yellow_at", "supplement_due_at", "closed_at")
+_MOMENTS = ("accepted_at", "due_at", "yellow_at", "supplement_due_at", "closed_at",
+            "last_event_at")
 _LISTS = ("supplement_calendar", "notice_materials")
 
 
@@ -50,6 +51,7 @@ class CaseSummary:
     extensions: int = 0
     working_days_used: int | None = None
     office_hours: str | None = None  # "in" | "out": when the last event happened
+    last_event_at: datetime | None = None  # the latest time the case's events stated
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
