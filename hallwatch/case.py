@@ -119,11 +119,16 @@ def _restart_clock(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSu
 
 
 def _extend(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
-    """Every extension is counted; only an approved one moves the deadline."""
+    """Every extension is counted; only an approved one moves the deadline. One approved
+    after the due moment moves it too, but the case did miss that moment: it is kept in
+    ``missed_due_at`` (the first moment missed) and the case is never on time."""
     s = replace(s, extensions=s.extensions + 1)
-    if not fact.data.get("approved_by") or s.deadline is None:
+    current = s.deadline
+    if not fact.data.get("approved_by") or current is None:
         return s
-    return with_deadline(s, deadlines.add_extension(calendar, s.deadline,
+    if fact.time > current.due_at:
+        s = replace(s, missed_due_at=s.missed_due_at or current.due_at)
+    return with_deadline(s, deadlines.add_extension(calendar, current,
                                                     int(fact.data["extra_days"]), fact.id))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from hallwatch.deadline import Deadline
 
 _MOMENTS = ("accepted_at", "due_at", "yellow_at", "supplement_due_at", "closed_at",
-            "last_event_at")
+            "last_event_at", "missed_due_at")
 _LISTS = ("supplement_calendar", "notice_materials")
 
 
@@ -52,6 +52,7 @@ class CaseSummary:
     working_days_used: int | None = None
     office_hours: str | None = None  # "in" | "out": when the last event happened
     last_event_at: datetime | None = None  # the latest time the case's events stated
+    missed_due_at: datetime | None = None  # a due moment passed before a late extension
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

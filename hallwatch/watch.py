@@ -9,6 +9,28 @@ each (rule, moment) is raised once: its alert id is derived from them.
 
 The watch's state is one typed value (:class:`WatchState`), recorded whole with each
 judgement; ``as_dict``/``from_dict`` are its only conversions, used by the store.
+
+How an alert ends on the watch's side (the bureau may resolve any alert by hand). A
+report is *timely* when it was recorded within ``report_late_hours`` of the time it
+states; hallwatch's own events are always timely.
+
+- ``deadline.warning`` (yellow): cleared when the case is decided after the yellow
+  moment, when ``deadline.overdue`` supersedes it, or when the deadline moves later;
+  void when a timely report shows the case was decided before the yellow moment.
+- ``deadline.overdue``, ``immediate.not_same_day`` (red): an overdue episode is a fact.
+  Cleared when the case is decided after its due moment (the episode ended then). Void
+  only when a timely report shows the case was decided before the due moment, or when
+  an official calendar year puts the due moment after the moment the red was raised. A
+  report too late to be timely voids nothing: the red stands and ``report.late`` is
+  raised. A deadline that moves after the red (an extension approved after the due
+  moment) leaves the red standing until the bureau resolves it; if the new due moment
+  passes too, that is a new episode and a new red.
+- Timer findings (``tolerance.supplement_overdue``, ``procedure.overlong``,
+  ``post.absence_overrun``, ``complaint.overdue``, ``rating.rectification_overdue``):
+  stand once raised; void only when a timely report shows that what the timer waited
+  for (the supplement, the resumption, the return to the post, the resolution, the
+  rectification) happened before the finding's moment.
+- Every other finding stands.
 """
 
 from __future__ import annotations
@@ -25,11 +47,13 @@ from hallwatch import lifecycle
 from hallwatch.calendar import WorkCalendar, local_date
 from hallwatch.case import NAMESPACE
 from hallwatch.catalogue import parse_time
-from hallwatch.published import HallMessage
+from hallwatch.published import DEADLINE_RECOMPUTED, HallMessage
 from hallwatch.rules import CLEARS_WHEN_CLOSED, RuleSet
 from hallwatch.summary import CaseSummary
 
 DEADLINE_RULES = ("deadline.warning", "deadline.overdue", "immediate.not_same_day")
+YELLOW_RULE = "deadline.warning"
+RED_RULES = ("deadline.overdue", "immediate.not_same_day")
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -207,12 +231,11 @@ class _Judging:
         self.state = replace(self.state, **changes)
 
     def finding(self, rule: str, at: datetime, evidence: list[str], detail: str,
-                unique: str) -> None:
+                unique: str) -> str:
+        """Raise ``rule`` at ``at``; returns the alert's key."""
         key = f"{self.key}/{rule}/{unique}"
         self.judgement.findings.append(Finding(rule, at.isoformat(), evidence, detail, key))
-        if rule in CLEARS_WHEN_CLOSED:
-            self.clear(rule, at, "superseded by a later deadline")
-            self.update(open_alerts={**self.state.open_alerts, rule: OpenAlert(key, at)})
+        return key
 
     def set_timer(self, rule: str, at: datetime, since: datetime, evidence: str,
                   detail: str = "", basis: Basis | None = None) -> None:
@@ -236,6 +259,34 @@ class _Judging:
                                      if r != rule})
             self.judgement.clears.append(Clear(alert.key, at.isoformat(), why, void))
 
+    def release(self, rule: str) -> None:
+        """Stop following the open alert of ``rule``: it stands until the bureau acts."""
+        if rule in self.state.open_alerts:
+            self.update(open_alerts={r: a for r, a in self.state.open_alerts.items()
+                                     if r != rule})
+
+    def mark_raised(self, rule: str, at: datetime) -> None:
+        """Treat (rule, at) as raised: the standing alert covers it."""
+        self.drop_timer(rule)
+        self.update(raised=(*self.state.raised, f"{rule}@{at.isoformat()}"))
+
+    def stop(self, rule: str, moment: datetime, timely: bool, ended: str,
+             clear_why: str | None = None) -> None:
+        """What ``rule``'s timer waited for ``ended`` at ``moment``: drop the timer, and
+        settle the alert it raised, if any — void if a timely report shows the end came
+        before the alert's moment; else cleared with ``clear_why`` (deadline warnings) or
+        left standing (findings, and anything a late report claims)."""
+        self.drop_timer(rule)
+        alert = self.state.open_alerts.get(rule)
+        if alert is None:
+            return
+        if moment <= alert.raised_at and timely:
+            self.clear(rule, moment, f"void: {ended} before this moment", void=True)
+        elif moment > alert.raised_at and clear_why:
+            self.clear(rule, moment, clear_why)
+        else:
+            self.release(rule)
+
     def expire(self, moment: datetime) -> None:
         """Raise every timer due at or before ``moment``, earliest first."""
         due = sorted((t.at, rule) for rule, t in self.state.timers.items() if t.at <= moment)
@@ -245,9 +296,14 @@ class _Judging:
             raised_at = max(at, timer.since)
             self.update(raised=(*self.state.raised, f"{rule}@{timer.at.isoformat()}"))
             if rule == "deadline.overdue":
-                self.clear("deadline.warning", raised_at, "superseded by deadline.overdue")
-            self.finding(rule, raised_at, list(timer.evidence), timer.detail,
-                         timer.at.isoformat())
+                self.clear(YELLOW_RULE, raised_at, "superseded by deadline.overdue")
+            if rule == YELLOW_RULE:
+                self.clear(rule, raised_at, "superseded by a later deadline")
+            key = self.finding(rule, raised_at, list(timer.evidence), timer.detail,
+                               timer.at.isoformat())
+            # Followed until what the timer waited for happens (see the module docstring).
+            self.update(open_alerts={**self.state.open_alerts,
+                                     rule: OpenAlert(key, raised_at)})
 
 
 def _upcast_judged(state: dict[str, Any]) -> None:
@@ -381,6 +437,13 @@ class _Fact:
     def data(self) -> Mapping[str, Any]:
         return self.message.data
 
+    @property
+    def timely(self) -> bool:
+        """Recorded within the reporting delay of the time it states."""
+        message = self.message
+        limit = timedelta(hours=self.rules.report_late_hours)
+        return message.from_hallwatch or message.recorded_time - message.time <= limit
+
     def working_days_after(self, days: int) -> tuple[datetime, Basis]:
         """The end of the ``days``-th working day after the fact's day, and its basis."""
         start = local_date(self.moment)
@@ -407,7 +470,7 @@ def _note_context(j: _Judging, f: _Fact) -> None:
 def _check_report_delay(j: _Judging, f: _Fact) -> None:
     limit = timedelta(hours=f.rules.report_late_hours)
     message = f.message
-    if not message.from_hallwatch and message.recorded_time - f.moment > limit:
+    if not f.timely:
         j.finding("report.late", f.moment + limit, [message.id],
                   f"happened {f.moment.isoformat()}, recorded "
                   f"{message.recorded_time.isoformat()}", message.id)
@@ -422,7 +485,14 @@ def _check_notice(j: _Judging, f: _Fact) -> None:
     extra = sorted(set(listed) - set(first))
     if extra:
         j.finding("notice.not_one_time", f.moment, [f.message.id],
-                  "not in the first notice: " + "、".join(extra), f.message.id)
+                  "not in the first written list: " + "、".join(extra), f.message.id)
+
+
+def _check_tolerance_list(j: _Judging, f: _Fact) -> None:
+    """A tolerance acceptance lists the missing materials in writing: that list is part
+    of the first written list a later notice may not go beyond."""
+    listed = set(j.state.first_notice or ()) | set(f.data.get("missing_materials", []))
+    j.update(first_notice=tuple(sorted(listed)))
 
 
 def _check_extension(j: _Judging, f: _Fact) -> None:
@@ -462,7 +532,7 @@ def _check_absence(j: _Judging, f: _Fact) -> None:
 
 
 def _check_return_to_post(j: _Judging, f: _Fact) -> None:
-    j.drop_timer("post.absence_overrun")
+    j.stop("post.absence_overrun", f.moment, f.timely, "the staff member was back")
 
 
 def _check_complaint(j: _Judging, f: _Fact) -> None:
@@ -472,11 +542,12 @@ def _check_complaint(j: _Judging, f: _Fact) -> None:
 
 
 def _check_complaint_resolved(j: _Judging, f: _Fact) -> None:
-    j.drop_timer("complaint.overdue")
+    j.stop("complaint.overdue", f.moment, f.timely, "the complaint was resolved")
 
 
 # Checks of a hall action beyond the case's clocks, by type.
 RECORD_CHECKS: dict[str, Check] = {
+    "case.tolerance_accepted": _check_tolerance_list,
     "case.notice_issued": _check_notice,
     "case.extended": _check_extension,
     "case.rejected": _check_rejection,
@@ -508,6 +579,7 @@ CaseClock = Callable[[_Judging, _Fact, CaseSummary], None]
 
 def _deadline_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
     """Yellow and red (or same-day) timers while the clock runs; none otherwise."""
+    previous_due = j.state.due_at
     j.update(due_at=case.due_at)
     if case.status != lifecycle.ACCEPTED or case.due_at is None:
         for rule in DEADLINE_RULES:
@@ -516,17 +588,33 @@ def _deadline_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
     wanted: dict[str, datetime | None]
     if case.kind == "immediate":
         wanted = {"immediate.not_same_day": case.due_at}
-    else:
-        wanted = {"deadline.overdue": case.due_at, "deadline.warning": case.yellow_at}
+    elif case.due_at > f.moment:
+        wanted = {"deadline.overdue": case.due_at, YELLOW_RULE: case.yellow_at}
+    else:  # already past the due moment: a yellow would say nothing new
+        j.drop_timer(YELLOW_RULE)
+        wanted = {"deadline.overdue": case.due_at}
+    moved = previous_due is not None and previous_due != case.due_at
     for rule, at in wanted.items():
         if at is None:
             continue
-        if rule in j.state.open_alerts:
+        alert = j.state.open_alerts.get(rule)
+        if alert is not None and rule == YELLOW_RULE:
             if at <= f.moment:
-                # Still past the (moved) moment: the open alert stands, one per episode.
-                j.drop_timer(rule)
+                j.drop_timer(rule)  # the yellow stands until the red or the decision
                 continue
             j.clear(rule, f.moment, "the deadline moved")
+        elif alert is not None:  # a red: this overdue episode happened
+            if f.message.type == DEADLINE_RECOMPUTED and at > alert.raised_at:
+                j.clear(rule, f.moment, f"void: the official calendar puts the due moment "
+                                        f"at {at.isoformat()}", void=True)
+            elif moved:
+                j.release(rule)  # it stands until the bureau resolves it
+                if at <= f.moment:
+                    j.mark_raised(rule, at)  # still the same episode: no second red
+                    continue
+            else:
+                j.drop_timer(rule)
+                continue
         j.set_timer(rule, at, f.moment, f.message.id)
 
 
@@ -535,12 +623,13 @@ def _supplement_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
         j.set_timer("tolerance.supplement_overdue", case.supplement_due_at, f.moment,
                     f.message.id)
     else:
-        j.drop_timer("tolerance.supplement_overdue")
+        j.stop("tolerance.supplement_overdue", f.moment, f.timely,
+               "the materials were supplemented")
 
 
 def _procedure_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
     if case.status != lifecycle.SUSPENDED:
-        j.drop_timer("procedure.overlong")
+        j.stop("procedure.overlong", f.moment, f.timely, "the special procedure ended")
     elif f.message.type == "case.suspended":
         at, basis = f.working_days_after(f.rules.procedure_max_working_days)
         j.set_timer("procedure.overlong", at, f.moment, f.message.id,
@@ -549,7 +638,8 @@ def _procedure_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
 
 def _rating_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
     if not case.rating_bad_open:
-        j.drop_timer("rating.rectification_overdue")
+        j.stop("rating.rectification_overdue", f.moment, f.timely,
+               "the bad review was rectified")
     elif f.message.type == "case.rated":
         at, basis = f.working_days_after(f.rules.rating_rectification_working_days)
         j.set_timer("rating.rectification_overdue", at, f.moment, f.message.id,
@@ -557,17 +647,12 @@ def _rating_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
 
 
 def _decision(j: _Judging, f: _Fact, case: CaseSummary) -> None:
-    """A decided case's deadline warnings end: void if it was decided before the
-    warning's moment (reported after it, within the allowed delay), else cleared."""
+    """A decided case's deadline alerts end (see the module docstring)."""
     if case.status not in lifecycle.CLOSED:
         return
     for rule in CLEARS_WHEN_CLOSED:
-        alert = j.state.open_alerts.get(rule)
-        if alert and f.moment <= alert.raised_at:
-            j.clear(rule, f.moment, f"void: the case was {case.status} before this moment",
-                    void=True)
-        else:
-            j.clear(rule, f.moment, f"the case was {case.status}")
+        j.stop(rule, f.moment, f.timely, f"the case was {case.status}",
+               clear_why=f"the case was {case.status}")
 
 
 CASE_CLOCKS: tuple[CaseClock, ...] = (_deadline_clock, _supplement_clock, _procedure_clock,

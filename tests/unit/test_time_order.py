@@ -63,7 +63,7 @@ def test_an_after_hours_service_ending_before_it_starts_is_impossible():
     service = event("service.after_hours", "W01", "2026-11-02T18:30:00+08:00",
                     {"staff_id": "S01", "window_id": "W01", "by_appointment": False,
                      "start": "2026-11-02T18:30:00+08:00", "end": "2026-11-02T17:45:00+08:00"})
-    with pytest.raises(InvalidEvent, match="ends at .* before it starts") as refused:
+    with pytest.raises(InvalidEvent, match=r"ends at .* before it starts") as refused:
         HallStream.open(Fact.from_envelope(service, None))
     assert refused.value.field == "data.end"
 
