@@ -37,8 +37,9 @@ class HallMessage:
     ``type`` is the short type (``case.accepted``); ``hall_id`` the hall it concerns
     (from the case for hallwatch's own case events; None for a calendar year);
     ``recorded_time`` when the event store took it; ``position`` its place in the store's
-    log; ``case`` the case summary after it (case events); ``state`` a hall stream's state
-    after it (post and complaint events)."""
+    log; ``case`` the case summary after it (case events), and ``case_text`` the same as
+    the JSON text it was published as (for sinks that keep it verbatim); ``state`` a hall
+    stream's state after it (post and complaint events)."""
 
     id: str
     type: str
@@ -50,6 +51,7 @@ class HallMessage:
     sequence: int
     data: Mapping[str, Any] = field(default_factory=dict)
     case: CaseSummary | None = None
+    case_text: str | None = None
     chain: str | None = None
     state: str | None = None
     from_hallwatch: bool = False
@@ -61,8 +63,8 @@ class HallMessage:
         if not ce_type.startswith(TYPE_PREFIX):
             raise ValueError(f"not a hall event type: {ce_type!r}")
         source = str(value["source"])
-        case = CaseSummary.from_dict(json.loads(value["hwcase"])) if value.get("hwcase") \
-            else None
+        case_text = value.get("hwcase") or None
+        case = CaseSummary.from_dict(json.loads(case_text)) if case_text else None
         time = parse_time(str(value["time"]))
         recorded = value.get("hwrecordedtime")
         state = json.loads(value["hwstate"]).get("state") if value.get("hwstate") else None
@@ -73,7 +75,7 @@ class HallMessage:
             recorded_time=parse_time(str(recorded)) if recorded else time,
             position=int(value.get("hwposition") or 0),
             sequence=int(value.get("hwsequence") or 0),
-            data=data if isinstance(data, dict) else {}, case=case,
+            data=data if isinstance(data, dict) else {}, case=case, case_text=case_text,
             chain=value.get("hwchain"), state=state,
             from_hallwatch=source == HALLWATCH_SOURCE)
 

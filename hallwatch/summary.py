@@ -56,21 +56,20 @@ class CaseSummary:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _FIELDS:
+            value = getattr(self, name)
             if isinstance(value, datetime | date):
                 value = value.isoformat()
             elif isinstance(value, Deadline):
                 value = value.as_dict()
             elif isinstance(value, tuple):
                 value = list(value)
-            out[f.name] = value
+            out[name] = value
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseSummary:
-        known = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {k: v for k, v in data.items() if k in known}
+        values: dict[str, Any] = {k: v for k, v in data.items() if k in _KNOWN}
         for name in _MOMENTS:
             text = values.get(name)
             values[name] = datetime.fromisoformat(text) if text else None
@@ -85,3 +84,7 @@ class CaseSummary:
     @property
     def is_accepted(self) -> bool:
         return self.accepted_at is not None
+
+
+_FIELDS = tuple(f.name for f in fields(CaseSummary))
+_KNOWN = frozenset(_FIELDS)

@@ -119,7 +119,7 @@ class Views:
             s.case_no, s.hall_id, s.matter_code or "", s.matter_name or "", s.kind or "",
             s.status, s.accepted_at, s.due_at, s.yellow_at, s.closed_at, s.provisional,
             s.window_id or "", s.staff_id or "", s.promised_days,
-            json.dumps(s.as_dict(), ensure_ascii=False, sort_keys=True),
+            hall.case_text or json.dumps(s.as_dict(), ensure_ascii=False, sort_keys=True),
             hall.sequence, hall.position,
         ]
 
