@@ -545,18 +545,25 @@ def _check_complaint_resolved(j: _Judging, f: _Fact) -> None:
     j.stop("complaint.overdue", f.moment, f.timely, "the complaint was resolved")
 
 
-# Checks of a hall action beyond the case's clocks, by type.
-RECORD_CHECKS: dict[str, Check] = {
+# Checks of one hall action, by subject: a case's own records (its clocks come after,
+# in CASE_CLOCKS), a post, a complaint. One-off records (after-hours services,
+# inquiries) have no check beyond the reporting delay.
+CASE_CHECKS: dict[str, Check] = {
     "case.tolerance_accepted": _check_tolerance_list,
     "case.notice_issued": _check_notice,
     "case.extended": _check_extension,
     "case.rejected": _check_rejection,
     "case.suspended": _check_suspension,
+}
+POST_CHECKS: dict[str, Check] = {
     "post.absence_noticed": _check_absence,
     "post.resumed": _check_return_to_post,
+}
+COMPLAINT_CHECKS: dict[str, Check] = {
     "complaint.received": _check_complaint,
     "complaint.resolved": _check_complaint_resolved,
 }
+RECORD_CHECKS: dict[str, Check] = {**CASE_CHECKS, **POST_CHECKS, **COMPLAINT_CHECKS}
 
 
 def _judge_message(j: _Judging, message: HallMessage, rules: RuleSet,

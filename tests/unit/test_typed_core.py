@@ -262,3 +262,14 @@ def test_snapshots_taken_before_the_typed_core_load_typed():
     timer = again.state.timers["complaint.overdue"]
     assert timer.basis is not None and timer.basis.working_days == 5
     assert again.state.last_position == 4 and again.key == "complaint/H1/TS-1"
+
+
+def test_every_case_action_has_one_named_handler_and_every_check_a_catalogued_type():
+    from hallwatch.case import HANDLERS
+    from hallwatch.catalogue import ALL_TYPES, CASE_TYPES
+    from hallwatch.watch import COMPLAINT_CHECKS, POST_CHECKS, RECORD_CHECKS
+
+    assert set(HANDLERS) == set(CASE_TYPES)
+    assert set(RECORD_CHECKS) <= set(ALL_TYPES)
+    assert all(t.startswith("post.") for t in POST_CHECKS)
+    assert all(t.startswith("complaint.") for t in COMPLAINT_CHECKS)
