@@ -85,9 +85,9 @@ def test_the_intake_answers_422_with_the_reason_and_stores_nothing(settings, clo
                                 "start": "2026-11-02T18:30:00+08:00",
                                 "end": "2026-11-02T18:00:00+08:00"}))
         assert (early.status_code, backwards.status_code) == (422, 422)
-        assert early.json()["error"]["field"] == "time"
-        assert "earlier than the case's acceptance" in early.json()["error"]["reason"]
-        assert backwards.json()["error"]["field"] == "data.end"
+        assert early.json()["field"] == "time"
+        assert "earlier than the case's acceptance" in early.json()["detail"]
+        assert backwards.json()["field"] == "data.end"
         assert intake.store.recorder.max_notification_id() == stored
     finally:
         intake.store.close()
