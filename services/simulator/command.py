@@ -39,8 +39,9 @@ def add_subcommand(sub: Any) -> None:
     p.add_argument("--directory", type=Path, default=directory.SAMPLE,
                    help="directory file (default: the sample city)")
     p.add_argument("--seed", type=int, default=1, help="same seed, same city")
-    p.add_argument("--start", help=f"simulated start, RFC 3339 (embedded default "
-                   f"{DEFAULT_START}; with --target, the target clock's now)")
+    p.add_argument("--start", help=f"simulated start, RFC 3339 (embedded: where the "
+                   f"shared clock starts, default {DEFAULT_START}; with --target: default "
+                   f"the target clock's now, a past start replays up to now)")
     p.add_argument("--days", type=float, default=30, help="simulated days to run")
     p.add_argument("--speed", type=float, help=f"embedded: simulated seconds per real second "
                    f"(default {DEFAULT_SPEED:g})")
@@ -106,7 +107,9 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
         target = server.url
         print(f"hallwatch at {target}", flush=True)
     try:
-        begin = max(start, clock()) if start else clock()
+        # Embedded, the clock ran on while the server started: begin where it is now.
+        # With a target, a start in the past replays the city up to now.
+        begin = (start or clock()) if args.target else clock()
         run = Run(city, clock, begin, begin + timedelta(days=args.days), Sender(target, keys),
                   rate=args.rate, batch=args.batch, duration=args.duration, stop=stop,
                   progress=None if args.quiet else sys.stderr)
