@@ -4,6 +4,7 @@ with the simulator (the demo and ``hallwatch simulate`` without ``--target``).""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -24,9 +25,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def hall_keys(halls: list[Hall], prefix: str = "sim") -> dict[str, str]:
-    """One key per hall (secrets of at least 16 characters, as the settings require)."""
-    return {hall.id: f"{prefix}-{hall.id}-key-0001".ljust(16, "0") for hall in halls}
+def hall_keys(halls: list[Hall], prefix: str = "") -> dict[str, str]:
+    """One key per hall: ``{prefix}-{hall}-key-0001`` (the demo's printed, local keys), or
+    random secrets without a prefix."""
+    if prefix:
+        return {hall.id: f"{prefix}-{hall.id}-key-0001".ljust(16, "0") for hall in halls}
+    return {hall.id: secrets.token_urlsafe(24) for hall in halls}
 
 
 @dataclass
