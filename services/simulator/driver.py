@@ -51,8 +51,9 @@ class Tally:
         self.statuses[status] += 1
         self.types[planned.type] += 1
         if status not in (200, 201) and len(self.reasons) < 20:
+            reason = body.get("detail") or body.get("reason") or body
             self.reasons.append(f"{status} {planned.type} {planned.envelope['subject']} "
-                                f"{body.get('field', '')}: {body.get('reason', body)}")
+                                f"{body.get('field', '')}: {reason}")
 
 
 class Sender:
@@ -88,7 +89,9 @@ class Sender:
             time.sleep(0.5 * (attempt + 1))
         return 0, {"reason": "no answer from the server"}
 
-    def send(self, hall: str, events: list[Planned], tally: Tally) -> None:
+    def send(self, hall: str, events: list[Planned], tally: Tally, attempt: int = 0) -> None:
+        """Sends ``events`` (one hall's, in order) and tallies each answer; lines a batch
+        answers with a 5xx (not stored: send again) are sent again, in order."""
         tally.requests += 1
         if len(events) == 1:
             status, body = self.post("/v1/events", hall, json.dumps(
@@ -108,6 +111,14 @@ class Sender:
             error = body.get("error", body) if isinstance(body, dict) else {}
             for planned in events:
                 tally.answer(planned, status, error)
+            return
+        again = [p for p, r in zip(events, results, strict=True) if int(r["status"]) >= 500]
+        if again and attempt < RETRIES:
+            for planned, result in zip(events, results, strict=True):
+                if int(result["status"]) < 500:
+                    tally.answer(planned, int(result["status"]), result)
+            time.sleep(0.5 * (attempt + 1))
+            self.send(hall, again, tally, attempt + 1)
             return
         for planned, result in zip(events, results, strict=True):
             tally.answer(planned, int(result["status"]), result)
