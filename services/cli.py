@@ -162,8 +162,10 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     load.set_defaults(func=cmd_calendar_load)
     from services.projections.bulletin_cli import add_parser as add_bulletin
+    from services.simulator.command import add_subcommand
 
     add_bulletin(sub)
+    add_subcommand(sub)
     return top
 
 
