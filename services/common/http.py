@@ -19,7 +19,7 @@ from hallwatch.errors import (
 )
 from services.common import workers
 from services.common.auth import Unauthenticated
-from services.common.metrics import REFUSED
+from services.common.metrics import event_refused, instrument
 
 STATUS: dict[type[DomainError], int] = {
     InvalidEvent: 422,
@@ -52,10 +52,14 @@ def status_of(error: DomainError) -> int:
 
 
 def install(app: FastAPI) -> None:
+    instrument(app)
+
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, error: DomainError) -> JSONResponse:
+    async def _domain(request: Request, error: DomainError) -> JSONResponse:
         status = status_of(error)
-        REFUSED.labels(str(status)).inc()
+        if request.url.path == "/v1/events":  # refusals are counted for events only
+            event_refused(status, getattr(request.state, "event", None),
+                          getattr(request.state, "hall", None))
         return JSONResponse(error_body(status, error.reason, error.field), status_code=status)
 
     @app.exception_handler(Unauthenticated)

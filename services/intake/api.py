@@ -14,7 +14,7 @@ from hallwatch.catalogue import parse_time
 from hallwatch.errors import DomainError, InvalidEvent
 from services.common.auth import Keyring, require
 from services.common.http import BadRequest, status_of
-from services.common.metrics import ACCEPTED, REFUSED, REQUEST_SECONDS
+from services.common.metrics import REQUEST_SECONDS, event_accepted, event_refused
 from services.intake import validation
 from services.intake.store import HallStore
 
@@ -68,13 +68,14 @@ def router(store: HallStore, keys: Keyring) -> APIRouter:
                          content_type: str | None = Header(None)) -> JSONResponse:
         principal = keys.authenticate(authorization)
         require(principal, "hall")
+        request.state.hall = principal.hall  # labels of the refusal metric, if refused
         check_media(content_type, MEDIA_TYPES)
-        envelope = decode(await read_body(request, MAX_EVENT_BYTES))
+        envelope = request.state.event = decode(await read_body(request, MAX_EVENT_BYTES))
         validation.validate(envelope)
         with REQUEST_SECONDS.time():
             result = await run_in_threadpool(store.record, envelope, principal.hall)
         if result.created:
-            ACCEPTED.labels(envelope["type"]).inc()
+            event_accepted(envelope, principal.hall)
         return JSONResponse(result.body(), status_code=201 if result.created else 200)
 
     @api.post("/v1/calendar/years", status_code=201)
@@ -134,16 +135,16 @@ def router(store: HallStore, keys: Keyring) -> APIRouter:
             try:
                 valid.append((index, decode_line(line)))
             except DomainError as refusal:
-                answers[index] = refusal_body(refusal)
+                answers[index] = refusal_body(refusal, principal.hall)
         results = await run_in_threadpool(store.record_batch, [e for _, e in valid],
                                           principal.hall)
         for (index, envelope), result in zip(valid, results, strict=True):
             if isinstance(result, DomainError):
-                answers[index] = refusal_body(result)
+                answers[index] = refusal_body(result, principal.hall, envelope)
             else:
                 answers[index] = {"status": 201 if result.created else 200, **result.body()}
                 if result.created:
-                    ACCEPTED.labels(envelope["type"]).inc()
+                    event_accepted(envelope, principal.hall)
         stored = sum(1 for a in answers if a and a["status"] in (200, 201))
         return JSONResponse({"stored": stored, "refused": len(lines) - stored,
                              "results": answers}, status_code=200)
@@ -151,7 +152,8 @@ def router(store: HallStore, keys: Keyring) -> APIRouter:
     return api
 
 
-def refusal_body(refusal: DomainError) -> dict[str, Any]:
+def refusal_body(refusal: DomainError, hall: str | None = None, envelope: Any = None
+                 ) -> dict[str, Any]:
     status = status_of(refusal)
-    REFUSED.labels(str(status)).inc()
+    event_refused(status, envelope, hall)
     return {"status": status, "field": refusal.field, "reason": refusal.reason}

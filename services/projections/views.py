@@ -12,7 +12,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from hallwatch.alert import CLEARED, RESOLVED, VOID
 from hallwatch.catalogue import short_type
+from services.common import metrics
 from services.common.clickhouse import DATABASE
 from services.common.messages import Message
 from services.common.metrics import PROJECTED
@@ -106,6 +108,9 @@ class Views:
             self.client.insert(f"{DATABASE}.alerts", list(alerts.values()),
                                column_names=ALERT_COLUMNS)
         PROJECTED.inc(len(batch))
+        metrics.projected(batch)
+        if alerts:
+            metrics.open_alerts(self.open_alert_counts())
 
     @staticmethod
     def _alert_row(a: dict[str, Any]) -> list[Any]:
@@ -171,6 +176,14 @@ class Views:
             f"SELECT body FROM {DATABASE}.alerts FINAL {clause} "
             f"ORDER BY raised_at DESC, alert_id LIMIT {int(limit)}", parameters=params).result_rows
         return [json.loads(r[0]) for r in rows]
+
+    def open_alert_counts(self) -> list[tuple[str, str, int]]:
+        """(rule, severity, count) of alerts not yet resolved, cleared or voided."""
+        rows = self.client.query(
+            f"SELECT rule, severity, count() FROM {DATABASE}.alerts FINAL "
+            f"WHERE status NOT IN ('{RESOLVED}', '{CLEARED}', '{VOID}') "
+            "GROUP BY rule, severity").result_rows
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view's rows in a stable order (for replay-equality checks)."""

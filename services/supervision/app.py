@@ -29,7 +29,7 @@ from hallwatch.catalogue import TYPE_PREFIX, parse_time
 from hallwatch.errors import NotFound
 from hallwatch.rules import RuleSet, severity
 from hallwatch.watch import Judgement, Watch, watch_key
-from services.common import calendars, storage
+from services.common import calendars, metrics, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
@@ -195,8 +195,10 @@ class Supervision(Application[UUID]):
 
     def next_due(self) -> datetime | None:
         with self._lock:
-            return min([*(at for at, _ in self._timers.values()),
-                        *self._escalations.values()], default=None)
+            due = min([*(at for at, _ in self._timers.values()),
+                       *self._escalations.values()], default=None)
+            metrics.timers(len(self._timers) + len(self._escalations), due)
+            return due
 
     def fire_due(self) -> int:
         """Raise every timer and escalation due by now; returns how many aggregates moved."""
