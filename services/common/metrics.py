@@ -101,6 +101,8 @@ def event_refused(status: int, envelope: Any = None, hall: str | None = None) ->
 
 
 def relay_lag(name: str, head: int | None, position: int) -> None:
+    """Also sets the position, so a relay that never published shows it (at 0)."""
+    RELAY_POSITION.labels(name).set(position)
     RELAY_LAG.labels(name).set(max(0, (head or 0) - position))
 
 
