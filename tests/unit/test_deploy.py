@@ -20,6 +20,7 @@ from services.cli import parser
 from services.common.clickhouse import connect
 from services.projections.views import Views
 from tests.tools import tool
+from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -337,3 +338,23 @@ except SystemExit as stop:
     done = run(sys.executable, "-c", program, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "HALLWATCH_CLICKHOUSE" in done.stdout and "hallwatch[embedded]" in done.stdout
+
+
+def test_the_ingress_sends_every_api_route_to_the_service_that_answers_it(
+        manifests, settings, clock):
+    world = World(settings, clock)
+    owners = {"intake": world.intake.router, "projections": world.projections.router,
+              "supervision": world.supervision.router}
+    world.close()
+    (ingress,) = [d for d in manifests if d["kind"] == "Ingress"]
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    # ingress-nginx tries regex locations longest first; the first match wins.
+    ordered = sorted(paths, key=lambda p: len(p["path"]), reverse=True)
+    for owner, router in owners.items():
+        for route in router.routes:
+            sample = re.sub(r"\{[^}]+\}", "X-1", route.path)  # type: ignore[attr-defined]
+            if "{action}" in route.path:  # type: ignore[attr-defined]
+                sample = sample.removesuffix("X-1") + "acknowledge"
+            chosen = next((p["backend"]["service"]["name"] for p in ordered
+                           if re.match(p["path"], sample)), None)
+            assert chosen == owner, f"{sample} goes to {chosen}, answered by {owner}"
