@@ -11,6 +11,7 @@ are the authenticated caller's (a configured key), never a value taken from the 
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Iterable
@@ -75,13 +76,22 @@ def _version() -> str:
 BUILD.info({"version": _version(), "python": platform.python_version()})
 
 
+@functools.cache
+def _http_metrics() -> Any:
+    """The instrumentator's default HTTP metrics, made once per process: a second app in
+    the same process (tests) would otherwise find them registered and record nothing."""
+    from prometheus_fastapi_instrumentator import metrics as http
+
+    return http.default(metric_namespace="hallwatch")
+
+
 def instrument(app: Any) -> None:
     """HTTP requests and latency by route (the route template, not the raw path) and
     exact status, via prometheus-fastapi-instrumentator."""
     from prometheus_fastapi_instrumentator import Instrumentator
 
     Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics"]
-                   ).instrument(app, metric_namespace="hallwatch")
+                   ).add(_http_metrics()).instrument(app)
 
 
 def event_type(envelope: Any) -> str:

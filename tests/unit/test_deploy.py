@@ -108,6 +108,14 @@ def test_the_compose_file_refuses_to_render_without_its_secrets(tmp_path):
     assert "HALLWATCH_CIPHER_KEY" in done.stderr
 
 
+def test_the_example_env_file_names_every_variable_the_compose_file_needs(tmp_path):
+    lines = (DEPLOY / "compose.env.example").read_text().splitlines()
+    example = dict(ln.split("=", 1) for ln in lines if ln and not ln.startswith("#"))
+    assert set(SECRETS) <= set(example)
+    done = compose_config(tmp_path, example)
+    assert done.returncode == 0, done.stderr
+
+
 def test_every_file_the_compose_file_mounts_exists(compose):
     for name, service in compose["services"].items():
         for volume in service.get("volumes", []):
