@@ -7,10 +7,13 @@ import json
 import re
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.common.auth import Keyring
+from services.common.web import create_app
 from tests.builders import accepted
-from tests.conftest import AUDITOR_KEY, HALL_KEY, auth, bearer
+from tests.conftest import AUDITOR_KEY, BUREAU_KEY, HALL_KEY, auth, bearer
 from tests.world import World
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -35,7 +38,11 @@ def family_of(name: str) -> str:
 
 
 def scrape(world: World) -> dict[str, list]:
-    text = world.client.get("/metrics").text
+    """The process's metrics, read as Prometheus would (a bureau key opens /metrics)."""
+    app = create_app(keys=Keyring(world.settings.key_specs))
+    response = TestClient(app).get("/metrics", headers=bearer(BUREAU_KEY))
+    assert response.status_code == 200, response.text
+    text = response.text
     return {f.name: f.samples for f in text_string_to_metric_families(text)}
 
 

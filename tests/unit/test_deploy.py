@@ -28,7 +28,7 @@ SECRETS = {
     "POSTGRES_PASSWORD": "pg-secret-000000001",
     "CLICKHOUSE_PASSWORD": "ch-secret-000000001",
     "GRAFANA_ADMIN_PASSWORD": "gf-secret-000000001",
-    "HALLWATCH_KEYS": "hall:H1:hall-h1-secret-000001",
+    "HALLWATCH_KEYS": "hall:H1:hall-h1-secret-000001,monitor:prometheus:monitor-secret-0001",
     "HALLWATCH_CIPHER_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 }
 SERVICES = {"intake", "relay", "supervision", "projections"}
@@ -112,6 +112,7 @@ def test_the_example_env_file_names_every_variable_the_compose_file_needs(tmp_pa
     lines = (DEPLOY / "compose.env.example").read_text().splitlines()
     example = dict(ln.split("=", 1) for ln in lines if ln and not ln.startswith("#"))
     assert set(SECRETS) <= set(example)
+    assert ",monitor:" in example["HALLWATCH_KEYS"]  # Prometheus's key for /metrics
     done = compose_config(tmp_path, example)
     assert done.returncode == 0, done.stderr
 
@@ -137,12 +138,21 @@ def test_the_topic_script_and_the_proxy_config_pass_their_checkers():
 
 @pytest.mark.parametrize("config", ["prometheus/prometheus.yml", "k8s/prometheus.yml"])
 def test_the_prometheus_configs_and_rules_pass_promtool(config, tmp_path):
-    # Both configs load alerts.yml from beside themselves, as they are mounted.
-    shutil.copy(DEPLOY / config, tmp_path / "prometheus.yml")
-    shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "alerts.yml")
-    done = run(tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml"))
+    # Laid out as both deployments mount them: config/{prometheus,alerts}.yml beside
+    # secrets/monitor.key (the bearer key /metrics asks for).
+    (tmp_path / "config").mkdir()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "monitor.key").write_text("monitor-secret-000001")
+    shutil.copy(DEPLOY / config, tmp_path / "config" / "prometheus.yml")
+    shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "config" / "alerts.yml")
+    done = run(tool("promtool"), "check", "config", str(tmp_path / "config" / "prometheus.yml"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "7 rules found" in done.stdout
+    jobs = yaml.safe_load((DEPLOY / config).read_text())["scrape_configs"]
+    hallwatch = [j for j in jobs if j["job_name"].startswith("hallwatch-")]
+    assert len(hallwatch) == 4  # intake, relay, supervision, projections
+    assert all(j["authorization"]["credentials_file"] == "../secrets/monitor.key"
+               for j in hallwatch)
 
 
 def test_each_alert_rule_fires_on_its_situation_and_not_on_a_healthy_one():
