@@ -1,7 +1,10 @@
 """Where consumers read from: Kafka (production) or the event store's log (embedded).
 
 Both yield :class:`Message` batches and commit after the consumer has written a batch,
-so a crash replays (never skips) and idempotent writes make the replay harmless.
+so a crash replays (never skips) and idempotent writes make the replay harmless. A round
+that fails in between calls :meth:`Source.rewind`: the next poll starts again from the
+recorded position of every partition of that batch, so a failed batch is re-read, never
+skipped (polling has already moved the client past it).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ METADATA_SECONDS = 30.0
 class Source(Protocol):
     def poll(self, max_records: int, timeout: float) -> list[Message]: ...
     def commit(self, batch: list[Message]) -> None: ...
+    def rewind(self, batch: list[Message]) -> None: ...
     def close(self) -> None: ...
     def owns(self, key: str) -> bool: ...
 
@@ -59,6 +63,10 @@ class KafkaSource:
                 time.sleep(0.1)
         self.consumer.subscribe(topics, listener=_SeekOnAssign(self.consumer, positions))
         self.topic = topics[0]
+        self.positions = positions
+        # Partitions of a failed batch not yet sought back: the next poll does it first,
+        # so a rewind that itself failed (the store is down) is not forgotten.
+        self._to_rewind: set[TopicPartition] = set()
 
     def owns(self, key: str) -> bool:
         """Whether messages with ``key`` on the first topic land on a partition this member
@@ -70,6 +78,7 @@ class KafkaSource:
         return TopicPartition(self.topic, partitions[index]) in self.consumer.assignment()
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
+        self._seek_back()
         polled = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
         batch = []
         for records in polled.values():
@@ -77,6 +86,27 @@ class KafkaSource:
                 batch.append(Message(r.topic, r.partition, r.offset, r.key,
                                      json.loads(r.value), r.value))
         return batch
+
+    def rewind(self, batch: list[Message]) -> None:
+        """Seek every partition of ``batch`` back to its recorded position (``positions``,
+        else the group's committed offset, else the partition's beginning)."""
+        self._to_rewind.update(TopicPartition(m.topic, m.partition) for m in batch)
+        self._seek_back()
+
+    def _seek_back(self) -> None:
+        # A partition revoked meanwhile is sought by the rebalance listener on its next
+        # assignment, from the same recorded position.
+        assigned = self.consumer.assignment()
+        for tp in sorted(self._to_rewind, key=lambda t: (t.topic, t.partition)):
+            if tp in assigned:
+                position = self.positions(tp.topic, tp.partition) if self.positions else None
+                if position is None:
+                    position = self.consumer.committed(tp)
+                if position is None:
+                    self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, position)
+            self._to_rewind.discard(tp)
 
     def commit(self, batch: list[Message]) -> None:
         if not batch:
@@ -120,6 +150,7 @@ class LogSource:
                  save_position: Callable[[int], None], convert: Any = to_cloudevent,
                  topic: str = LOG_TOPIC) -> None:
         self.app = app
+        self.load_position = load_position
         self.position = load_position()
         self.save_position = save_position
         self.convert = convert
@@ -145,6 +176,11 @@ class LogSource:
         if upto > self.position:
             self.save_position(upto)
             self.position = upto
+
+    def rewind(self, batch: list[Message]) -> None:
+        """Back to the saved position: what a failed round read is read again."""
+        self.position = self.load_position()
+        self._read_up_to = self.position
 
     def close(self) -> None:
         pass

@@ -36,7 +36,8 @@ class Projections:
         """Also project ``source`` (embedded: the supervision store's log)."""
         self.sources.append(source)
 
-    def step(self) -> bool:
+    def step(self) -> int:
+        """One round over every source; a failed write rewinds it (see runner)."""
         return consume_once(self.sources, self.views.write, self.settings.batch_size,
                             self.settings.poll_seconds)
 

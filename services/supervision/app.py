@@ -61,6 +61,10 @@ def tracking_name(message: Message) -> str:
     return f"{message.topic}:{message.partition}"
 
 
+class Gap(Exception):
+    """A batch skipped messages after the tracked position; nothing of it was judged."""
+
+
 class Supervision(Application[UUID]):
     name = "Supervision"
     # A watch is judged on every event of its case: load it from its latest snapshot.
@@ -84,6 +88,9 @@ class Supervision(Application[UUID]):
         # any instance (optimistic concurrency, alert ids from rule and moment): ownership
         # only keeps instances from doing each other's work.
         self.owns: Callable[[str], bool] = lambda watch_key: True
+        # Whether message positions are contiguous (Kafka offsets), so that a batch not
+        # starting where tracking stands reveals a gap; the log source's ids are not.
+        self.contiguous = False
         self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
         self.refresh_index()
 
@@ -111,10 +118,17 @@ class Supervision(Application[UUID]):
             self._retrying(functools.partial(self._judge_partition, name, messages))
 
     def _judge_partition(self, name: str, messages: list[Message]) -> None:
-        done = self.process_recorder.max_tracking_id(name) or 0
+        """Tracking only ever advances contiguously: a batch that does not begin where
+        tracking stands is a gap (a failed round the source did not re-read) and raises
+        :class:`Gap`, so the round fails and the source rewinds to tracking."""
+        tracked = self.process_recorder.max_tracking_id(name)
+        done = tracked or 0
         fresh = [m for m in messages if m.offset + 1 > done]  # judged already: skip
         if not fresh:
             return
+        if self.contiguous and tracked is not None and fresh[0].offset != tracked:
+            raise Gap(f"{name}: batch starts at {fresh[0].offset}, tracking stands at "
+                      f"{tracked}; re-reading from {tracked}")
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
         years: list[Any] = []

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from services.common.auth import Keyring
 from services.common.messages import partition_key_of_watch
+from services.common.runner import consume_once
 from services.common.settings import Settings
 from services.common.sources import LOG_TOPIC, KafkaSource, LogSource, Source
 from services.common.workers import Worker
@@ -37,12 +38,9 @@ class SupervisionService:
         wait = self.settings.poll_seconds
         if due is not None:
             wait = min(wait, max(0.0, (due - self.app.clock()).total_seconds()))
-        batch = self.source.poll(self.settings.batch_size, wait)
-        if batch:
-            self.app.handle(batch)
-            self.source.commit(batch)
+        judged = consume_once([self.source], self.app.handle, self.settings.batch_size, wait)
         self.app.fire_due()
-        return len(batch)
+        return judged
 
     def start(self) -> threading.Thread:
         return Worker("supervision", self._round, self.stop, self.settings.poll_seconds).start()
@@ -67,6 +65,7 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
         source = KafkaSource(settings.kafka_bootstrap, [settings.hall_topic],
                              f"{settings.consumer_group}-{CONSUMER}", positions=app.next_position,
                              instance_id=settings.instance_id)
+        app.contiguous = True  # Kafka offsets: a batch must start where tracking stands
     app.owns = lambda watch_key: source.owns(partition_key_of_watch(watch_key))
     return SupervisionService(app, source, api.router(app, Keyring(settings.key_specs)),
                               settings)
