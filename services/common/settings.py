@@ -7,6 +7,7 @@ store, chDB for ClickHouse, and the event store's notification log instead of Ka
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -172,9 +173,19 @@ class Settings(BaseSettings):
             return self.cipher_key
         path = self.data_dir / "cipher.key"
         if not path.exists():
+            # Processes starting together must all end up with the first one's key: each
+            # writes a whole file of its own and links it into place; only one link wins.
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-            path.chmod(0o600)
+            draft = self.data_dir / f".cipher.key.{secrets.token_hex(8)}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(base64.b64encode(secrets.token_bytes(32)).decode())
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
         return path.read_text().strip()
 
     def season_starts(self) -> tuple[tuple[int, int], tuple[int, int]]:

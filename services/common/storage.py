@@ -1,15 +1,18 @@
-"""Beside eventsourcing's API: retrying on optimistic-concurrency conflicts, and read-only
-SQL for the two questions it has no bulk answer to: which aggregates exist, and where one
-stored event sits in the notification log."""
+"""Beside eventsourcing's API: retrying on optimistic-concurrency conflicts, creating
+tables one process at a time, and read-only SQL for the two questions it has no bulk
+answer to: which aggregates exist, and where one stored event sits in the notification
+log."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
@@ -31,6 +34,33 @@ def retrying(work: Callable[[], T], attempts: int, step: float,
             if between is not None:
                 between()
     raise AssertionError("unreachable")
+
+
+# One advisory-lock key for "creating hallwatch tables" in a PostgreSQL database.
+SCHEMA_LOCK = 0x68616C6C  # "hall"
+
+
+@contextmanager
+def schema_lock(env: Mapping[str, str]) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while creating tables.
+
+    eventsourcing creates its tables (``CREATE TABLE IF NOT EXISTS``, indexes, a tracking
+    table migration) when a recorder is made; two processes doing that at once on one
+    database can fail with ``tuple concurrently updated``. Under this lock every process
+    creates (or finds) the tables in turn. SQLite needs nothing: it locks the file.
+    """
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
+        return
+    with psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+                         dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                         password=env.get("POSTGRES_PASSWORD", ""),
+                         autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
 def _is_sqlite(app: Application[Any]) -> bool:

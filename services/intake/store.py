@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import ApplicationRecorder
 
 from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
 from hallwatch.case import GENESIS, Case, case_id, link
@@ -106,6 +107,10 @@ class HallStore(Application[UUID]):
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        with storage.schema_lock(self.env):  # other processes may create tables now
+            return super().construct_recorder()
 
     # -- writing -----------------------------------------------------------------
 

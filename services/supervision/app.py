@@ -95,7 +95,8 @@ class Supervision(Application[UUID]):
         self.refresh_index()
 
     def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
+        with storage.schema_lock(self.env):  # other processes may create tables now
+            return self.factory.process_recorder()
 
     @property
     def process_recorder(self) -> ProcessRecorder:
