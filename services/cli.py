@@ -59,7 +59,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 def _start_relays(settings: Settings, store: object, supervision: object,
                   stop: threading.Event) -> None:
-    from services.intake.relay import Relay, producer
+    from services.common.relay import Relay, producer
 
     kafka = producer(settings.kafka_bootstrap)
     relays = []
@@ -90,7 +90,7 @@ def cmd_intake(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
-    from services.intake.relay import Relay, producer
+    from services.common.relay import Relay, producer
     from services.intake.store import HallStore
 
     _require_kafka(settings)

@@ -20,6 +20,7 @@ from kafka.structs import OffsetAndMetadata
 
 from services.common.codecs import Text
 from services.common.messages import Message, to_cloudevent
+from services.common.storage import read_log
 
 Positions = Callable[[str, int], int | None]
 
@@ -158,7 +159,7 @@ class LogSource:
         self._read_up_to = self.position
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
-        notifications = self.app.recorder.select_notifications(self.position + 1, max_records)
+        notifications = list(read_log(self.app, self.position, max_records, page=max_records))
         batch = []
         for n in notifications:
             value = self.convert(self.app, n)

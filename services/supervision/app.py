@@ -1,8 +1,11 @@
 """The supervision service's application: judges hall events into alerts, exactly once.
 
-Each batch from one partition (or the embedded log) is judged and saved in one
-transaction together with the position reached (eventsourcing tracking), so a restart or
-a redelivery never judges an event twice. Timers live in the watches; the in-memory index
+It has the eventsourcing library's process-application shape (an
+``EventSourcedProjection``): each batch from one partition (or the embedded log) goes
+through :meth:`Supervision.process_event` with the position it reaches, the
+:meth:`Supervision.policy` collects the new events on the processing event, and the
+library records them in one transaction together with that position (tracking), so a
+restart or a redelivery never judges an event twice. Timers live in the watches; the in-memory index
 of the next timers is rebuilt by following this store's own notification log, at start-up
 and after every write, whoever wrote it (another instance, the bureau's actions).
 """
@@ -14,14 +17,16 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+from eventsourcing.projection import EventSourcedProjection
 
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
 from hallwatch.calendar import WorkCalendar, YearRules
@@ -33,7 +38,7 @@ from services.common import calendars, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
-from services.intake.store import store_env
+from services.common.storage import store_env
 
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
@@ -65,7 +70,15 @@ class Gap(Exception):
     """A batch skipped messages after the tracked position; nothing of it was judged."""
 
 
-class Supervision(Application[UUID]):
+@dataclass(frozen=True)
+class PartitionBatch:
+    """What one round judges of one partition: messages not judged yet, in order."""
+
+    name: str
+    messages: list[Message]
+
+
+class Supervision(EventSourcedProjection[UUID]):
     name = "Supervision"
     # A watch is judged on every event of its case: load it from its latest snapshot.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Watch: 50}
@@ -96,19 +109,13 @@ class Supervision(Application[UUID]):
 
     def construct_recorder(self) -> ProcessRecorder:
         with storage.schema_lock(self.env):  # other processes may create tables now
-            return self.factory.process_recorder()
-
-    @property
-    def process_recorder(self) -> ProcessRecorder:
-        recorder = self.recorder
-        assert isinstance(recorder, ProcessRecorder)
-        return recorder
+            return super().construct_recorder()
 
     # -- judging the stream ------------------------------------------------------
 
     def next_position(self, topic: str, partition: int) -> int | None:
         """The next offset to read of a partition, as recorded with the last judgement."""
-        return self.process_recorder.max_tracking_id(f"{topic}:{partition}")
+        return self.recorder.max_tracking_id(f"{topic}:{partition}")
 
     def handle(self, batch: list[Message]) -> None:
         """Judge a batch; each partition's part is saved with its position, atomically."""
@@ -122,7 +129,7 @@ class Supervision(Application[UUID]):
         """Tracking only ever advances contiguously: a batch that does not begin where
         tracking stands is a gap (a failed round the source did not re-read) and raises
         :class:`Gap`, so the round fails and the source rewinds to tracking."""
-        tracked = self.process_recorder.max_tracking_id(name)
+        tracked = self.recorder.max_tracking_id(name)
         done = tracked or 0
         fresh = [m for m in messages if m.offset + 1 > done]  # judged already: skip
         if not fresh:
@@ -130,6 +137,16 @@ class Supervision(Application[UUID]):
         if self.contiguous and tracked is not None and fresh[0].offset != tracked:
             raise Gap(f"{name}: batch starts at {fresh[0].offset}, tracking stands at "
                       f"{tracked}; re-reading from {tracked}")
+        # The library records what the policy collected atomically with the position
+        # reached, takes the snapshots due, and notifies.
+        self.process_event(PartitionBatch(name, fresh),  # type: ignore[arg-type]
+                           Tracking(name, fresh[-1].offset + 1))
+        self.refresh_index()
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        """Judge a :class:`PartitionBatch`: collect the watches, alerts and calendar years
+        it changes on ``processing_event`` (never saving them itself)."""
+        fresh: list[Message] = domain_event.messages
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
         years: list[Any] = []
@@ -140,12 +157,7 @@ class Supervision(Application[UUID]):
                 continue
             watch = self._watch(watch_key(message.value), watches, known)
             self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
-        processing: ProcessingEvent[UUID] = ProcessingEvent(
-            tracking=Tracking(name, fresh[-1].offset + 1))
-        processing.collect_events(*years, *watches.values(), *alerts.values())
-        self._record(processing)
-        self._take_snapshots(processing)  # as save() would: this path records tracking too
-        self.refresh_index()
+        processing_event.collect_events(*years, *watches.values(), *alerts.values())
 
     def _year_loaded(self, ce: dict[str, Any], watches: dict[UUID, Watch],
                      alerts: dict[UUID, Alert]) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from services.common.clickhouse import DATABASE
-from services.intake.relay import Relay, producer
+from services.common.relay import Relay, producer
 from services.intake.service import build as build_intake
 from services.projections.service import build as build_projections
 from services.supervision.service import build as build_supervision

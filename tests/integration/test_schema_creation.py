@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from services.intake.relay import Relay
+from services.common.relay import Relay
 from services.intake.store import HallStore
 from services.supervision.app import Supervision, load_rules
 from tests.conftest import FixedClock

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 
 from hallwatch.watch import Watch
 from services.common.messages import Message, to_cloudevent
-from services.intake.relay import Relay, producer
+from services.common.relay import Relay, producer
 from services.intake.service import build as build_intake
 from services.supervision.service import build as build_supervision
 from tests.builders import accepted, completed, event

@@ -72,7 +72,7 @@ class Relay:
 
     def run_once(self, limit: int = 2000) -> int:
         """Publish the next batch; returns how many notifications were handled."""
-        notifications = self.store.recorder.select_notifications(self.position() + 1, limit)
+        notifications = list(storage.read_log(self.store, self.position(), limit, page=limit))
         if not notifications:
             return 0
         pending = []
