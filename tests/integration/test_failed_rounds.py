@@ -134,6 +134,7 @@ def test_a_projection_write_that_fails_once_leaves_no_event_out_of_the_views(
     cases = views.client.query(f"SELECT count() FROM {DATABASE}.cases FINAL").result_rows
     assert cases[0][0] == 3 * CASES_PER_BATCH
     projections.sources[0].close()
+    views.client.close()  # one chDB path per process: the next test opens another
     intake.store.close()
 
 
