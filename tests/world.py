@@ -36,7 +36,7 @@ class World:
         self.clock.now = now
 
     def settle(self) -> None:
-        while self.supervision.step():
+        while self.supervision.step(wait=0):
             pass
         for source in self.projections.sources:
             while batch := source.poll(1000, 0):

@@ -10,6 +10,7 @@ skipped (polling has already moved the client past it).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -26,6 +27,33 @@ Positions = Callable[[str, int], int | None]
 
 LOG_TOPIC = "log"
 METADATA_SECONDS = 30.0
+
+
+class Signal:
+    """Wakes threads waiting for an application's log to grow.
+
+    Writers in this process call :meth:`notify` after each commit; a follower notes
+    :meth:`seen` before it reads and, finding nothing, waits until the count moves or its
+    timeout ends (writes by other processes are found when it looks again).
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._count = 0
+
+    def notify(self) -> None:
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def seen(self) -> int:
+        with self._changed:
+            return self._count
+
+    def wait(self, seen: int, timeout: float) -> bool:
+        """Until something was written after ``seen`` (True) or ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count != seen, timeout)
 
 
 class Source(Protocol):
@@ -143,7 +171,9 @@ class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
 class LogSource:
     """Follows the event store's notification log in-process (embedded mode).
 
-    SQLite recorders cannot subscribe, so this polls ``select_notifications``.
+    SQLite recorders cannot subscribe, so this reads the log, and when it finds nothing
+    waits on the application's :class:`Signal` (``app.written``) for at most the poll's
+    timeout instead of reading again at once.
     ``load_position`` and ``save_position`` keep the consumer's own progress.
     """
 
@@ -159,7 +189,15 @@ class LogSource:
         self._read_up_to = self.position
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
-        notifications = list(read_log(self.app, self.position, max_records, page=max_records))
+        signal: Signal | None = getattr(self.app, "written", None)
+        mark = signal.seen() if signal is not None else 0
+        notifications = self._read(max_records)
+        if not notifications and timeout > 0:
+            if signal is None:
+                time.sleep(timeout)
+            elif not signal.wait(mark, timeout):
+                return []  # nothing written here; the next poll looks for other writers
+            notifications = self._read(max_records)
         batch = []
         for n in notifications:
             value = self.convert(self.app, n)
@@ -177,6 +215,9 @@ class LogSource:
         if upto > self.position:
             self.save_position(upto)
             self.position = upto
+
+    def _read(self, max_records: int) -> list[Any]:
+        return list(read_log(self.app, self.position, max_records, page=max_records))
 
     def rewind(self, batch: list[Message]) -> None:
         """Back to the saved position: what a failed round read is read again."""

@@ -34,6 +34,7 @@ from hallwatch.hall import HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
 from services.common import calendars, storage
 from services.common.settings import Settings, parse_case_prefixes
+from services.common.sources import Signal
 from services.common.storage import store_env
 
 Clock = Callable[[], datetime]
@@ -70,6 +71,9 @@ class HallStore(Application[UUID]):
     def __init__(self, settings: Settings, clock: Clock) -> None:
         if settings.store_url.startswith("sqlite"):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Wakes the log followers of this process (embedded supervision, projections)
+        # after each commit, so they block instead of polling.
+        self.written = Signal()
         super().__init__(env=store_env(settings))
         self.clock = clock
         self.case_prefixes = parse_case_prefixes(settings.case_prefixes)
@@ -82,6 +86,12 @@ class HallStore(Application[UUID]):
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """As the library saves; then wakes this process's followers of the log."""
+        recordings = super().save(*objs, **kwargs)
+        self.written.notify()
+        return recordings
 
     def construct_recorder(self) -> ApplicationRecorder:
         with storage.schema_lock(self.env):  # other processes may create tables now

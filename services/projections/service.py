@@ -42,7 +42,12 @@ class Projections:
                             self.settings.poll_seconds)
 
     def start(self) -> threading.Thread:
-        return Worker("projections", self.step, self.stop, self.settings.poll_seconds).start()
+        return Worker("projections", self._round, self.stop, self.settings.poll_seconds).start()
+
+    def _round(self) -> bool:
+        # step() already waits on its sources' polls; the idle time only paces failures.
+        self.step()
+        return True
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None,

@@ -38,7 +38,9 @@ from services.common import calendars, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
+from services.common.sources import Signal
 from services.common.storage import store_env
+from services.supervision.timetable import Timetable
 
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
@@ -86,6 +88,8 @@ class Supervision(EventSourcedProjection[UUID]):
     def __init__(self, settings: Settings, clock: Clock, rules: RuleSet) -> None:
         if settings.store_url.startswith("sqlite"):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Wakes the log followers of this process (projections of alerts) after a write.
+        self.written = Signal()
         super().__init__(env=supervision_env(settings))
         self.clock = clock
         self.rules = rules
@@ -95,7 +99,7 @@ class Supervision(EventSourcedProjection[UUID]):
         # The index is read by the judging loop and refreshed by the bureau's actions too.
         self._lock = threading.RLock()
         self._seen = 0
-        self._timers: dict[UUID, tuple[datetime, str]] = {}  # watch id -> next timer, key
+        self._timers = Timetable()  # watch id -> its next timer, with the watch's key
         # Which watches' timers this instance fires: those whose events reach it (with
         # Kafka, the partitions it is assigned); the source sets this. Firing is safe from
         # any instance (optimistic concurrency, alert ids from rule and moment): ownership
@@ -104,8 +108,14 @@ class Supervision(EventSourcedProjection[UUID]):
         # Whether message positions are contiguous (Kafka offsets), so that a batch not
         # starting where tracking stands reveals a gap; the log source's ids are not.
         self.contiguous = False
-        self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
+        self._escalations = Timetable()  # alert id -> its notice deadline
         self.refresh_index()
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """As the library saves; then wakes this process's followers of the log."""
+        recordings = super().save(*objs, **kwargs)
+        self.written.notify()
+        return recordings
 
     def construct_recorder(self) -> ProcessRecorder:
         with storage.schema_lock(self.env):  # other processes may create tables now
@@ -141,6 +151,7 @@ class Supervision(EventSourcedProjection[UUID]):
         # reached, takes the snapshots due, and notifies.
         self.process_event(PartitionBatch(name, fresh),  # type: ignore[arg-type]
                            Tracking(name, fresh[-1].offset + 1))
+        self.written.notify()
         self.refresh_index()
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
@@ -221,18 +232,19 @@ class Supervision(EventSourcedProjection[UUID]):
     # -- time ----------------------------------------------------------------------
 
     def next_due(self) -> datetime | None:
+        """The earliest timer or notice deadline (without scanning them all)."""
         with self._lock:
-            return min([*(at for at, _ in self._timers.values()),
-                        *self._escalations.values()], default=None)
+            moments = [m for m in (self._timers.earliest(), self._escalations.earliest())
+                       if m is not None]
+        return min(moments, default=None)
 
     def fire_due(self) -> int:
         """Raise every timer and escalation due by now; returns how many aggregates moved."""
         now = self.clock()
         moved = 0
         with self._lock:
-            watches = [i for i, (at, key) in self._timers.items()
-                       if at <= now and self.owns(key)]
-            escalations = [i for i, at in self._escalations.items() if at <= now]
+            watches = [i for i, key in self._timers.due(now) if self.owns(key)]
+            escalations = [i for i, _ in self._escalations.due(now)]
         for ident in watches:
             moved += self._retrying(functools.partial(self._fire_watch, ident, now))
         for ident in escalations:
@@ -249,15 +261,15 @@ class Supervision(EventSourcedProjection[UUID]):
         upcoming = watch.next_timer()
         with self._lock:
             if upcoming is None:
-                self._timers.pop(ident, None)
+                self._timers.discard(ident)
             else:
-                self._timers[ident] = (upcoming, watch.key)
+                self._timers.set(ident, upcoming, watch.key)
         return 1
 
     def _escalate(self, ident: UUID) -> int:
         alert: Alert = self.repository.get(ident)
         with self._lock:
-            self._escalations.pop(ident, None)
+            self._escalations.discard(ident)
         if alert.status != "noticed" or alert.notice_due_at is None:
             return 0
         alert.escalate(at=alert.notice_due_at)
@@ -268,13 +280,9 @@ class Supervision(EventSourcedProjection[UUID]):
         """Follow this store's log from where we were: the next timer of every watch and
         the deadline of every open supervision notice."""
         with self._lock:
-            while True:
-                page = self.recorder.select_notifications(self._seen + 1, 500)
-                for notification in page:
-                    self._index(notification)
-                    self._seen = notification.id
-                if len(page) < 500:
-                    return
+            for notification in storage.read_log(self, self._seen):
+                self._index(notification)
+                self._seen = notification.id
 
     def _index(self, notification: Notification) -> None:
         topic = notification.topic
@@ -284,18 +292,18 @@ class Supervision(EventSourcedProjection[UUID]):
             timers = getattr(event, "timers", {})
             upcoming = [parse_time(t["at"]) for t in timers.values()]
             if upcoming:
-                self._timers[ident] = (min(upcoming), event.key)
+                self._timers.set(ident, min(upcoming), event.key)
             else:
-                self._timers.pop(ident, None)
+                self._timers.discard(ident)
         elif ":CalendarYear." in topic:
             event = self.mapper.to_domain_event(notification)
             self.calendar = self.calendar.with_year(YearRules.from_dict(event.rules))
         elif topic.endswith(("Alert.NoticeIssued", "Alert.NoticeRescheduled")):
             event = self.mapper.to_domain_event(notification)
-            self._escalations[ident] = parse_time(event.due_at)
+            self._escalations.set(ident, parse_time(event.due_at))
         elif topic.endswith(("Alert.Resolved", "Alert.Cleared", "Alert.Escalated",
                              "Alert.Voided")):
-            self._escalations.pop(ident, None)
+            self._escalations.discard(ident)
 
     # -- the bureau's actions ----------------------------------------------------
 

@@ -31,13 +31,18 @@ class SupervisionService:
     settings: Settings
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def step(self) -> int:
-        """One round: judge what arrived, then raise whatever came due. Returns the
+    def step(self, wait: float | None = None) -> int:
+        """One round: judge what arrives within ``wait`` seconds (default: until the next
+        timer is due, at most ``poll_seconds``), then raise whatever came due. Returns the
         number of events judged."""
-        due = self.app.next_due()
-        wait = self.settings.poll_seconds
-        if due is not None:
-            wait = min(wait, max(0.0, (due - self.app.clock()).total_seconds()))
+        if wait is None:
+            wait = self.settings.poll_seconds
+            due = self.app.next_due()
+            until = (due - self.app.clock()).total_seconds() if due is not None else wait
+            # A timer still due after the last round fired is another instance's (or its
+            # firing failed): waiting the whole poll instead of none keeps this from spinning.
+            if until > 0:
+                wait = min(wait, until)
         judged = consume_once([self.source], self.app.handle, self.settings.batch_size, wait)
         self.app.fire_due()
         return judged
