@@ -22,6 +22,7 @@ import uvicorn
 
 from hallwatch.calendar import YearRules
 from services import system
+from services.common.auth import Keyring
 from services.common.settings import Settings, SettingsError, load_settings
 from services.common.web import create_app
 
@@ -33,11 +34,11 @@ KAFKA = ("kafka_bootstrap", "consumer_group", "instance_id", "poll_seconds", "ba
 # Which settings each command reads (its --help lists them with their defaults).
 READS = {
     "serve": tuple(Settings.model_fields),
-    "intake": (*STORE, "keys", "case_prefixes", "summer_start", "winter_start"),
+    "intake": (*STORE, "keys", "case_prefixes", "summer_start", "winter_start", "time_floor"),
     "relay": (*STORE, "kafka_bootstrap", "hall_topic", "poll_seconds"),
     "supervision": (*STORE, *KAFKA, "hall_topic", "alerts_topic", "keys", "rules_file"),
     "projections": ("data_dir", "clickhouse", "clock", *KAFKA, "hall_topic", "alerts_topic",
-                    "keys"),
+                    "keys", "time_floor"),
     "calendar load": (*STORE, "summer_start", "winter_start"),
 }
 
@@ -47,8 +48,8 @@ def _run(built: system.System, args: argparse.Namespace) -> None:
     built.start()
     try:
         if built.routers:
-            uvicorn.run(create_app(*built.routers), host=args.host, port=args.port,
-                        log_level="warning")
+            app = create_app(*built.routers, keys=Keyring(built.settings.key_specs))
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
         else:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from services import system
+from services.common.auth import Keyring
 from services.common.web import create_app
 from tests.conftest import BUREAU_KEY, bearer
 
@@ -22,7 +23,8 @@ class World:
         self.intake = self.system.intake
         self.supervision = self.system.supervision
         self.projections = self.system.projections
-        self.client = TestClient(create_app(*self.system.routers))
+        self.client = TestClient(create_app(*self.system.routers,
+                                            keys=Keyring(settings.key_specs)))
 
     def send(self, envelope) -> None:
         self.intake.store.record(envelope, envelope["source"].rsplit("/", 1)[-1])

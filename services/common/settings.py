@@ -11,7 +11,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hallwatch.calendar import CHINA_TZ
 
-ROLES = ("hall", "bureau", "auditor")
+ROLES = ("hall", "bureau", "auditor", "monitor")  # monitor: metrics and health detail
 
 
 class SettingsError(Exception):
@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     clickhouse: str = Field(default="", description="chdb:///PATH or "
                             "http(s)://user:pass@host:8123; empty = chdb:///$DATA_DIR/chdb")
     keys: str = Field(default="", description="API keys role:principal:secret,...; roles hall "
-                      "(principal = hall id), bureau, auditor; secrets of 16+ characters")
+                      "(principal = hall id), bureau, auditor, monitor (metrics and health "
+                      "detail); secrets of 16+ characters")
     cipher_key: str = Field(default="", description="base64 AES key of the event store "
                             "(`hallwatch keygen`); empty = made once in $DATA_DIR/cipher.key")
     hall_topic: str = Field(default="hall.events", description="Kafka topic of hall events")
@@ -98,6 +99,8 @@ class Settings(BaseSettings):
     # code). A hall not listed is not restricted.
     case_prefixes: str = Field(default="", description="hall:PREFIX|PREFIX,...: the case "
                                "numbers each hall may open; a hall not listed is unrestricted")
+    time_floor: date = Field(default=date(2000, 1, 1), description="no event, query or report "
+                             "reaches before this date (YYYY-MM-DD, +08:00)")
 
     @field_validator("event_store")
     @classmethod
