@@ -25,15 +25,17 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import JSONTranscoder, Notification, ProcessRecorder, Tracking
 from eventsourcing.projection import EventSourcedProjection
 
+from hallwatch import stored
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
 from hallwatch.calendar import WorkCalendar, YearRules
-from hallwatch.catalogue import TYPE_PREFIX, parse_time
+from hallwatch.catalogue import parse_time
 from hallwatch.errors import NotFound
+from hallwatch.published import YEAR_LOADED, HallMessage
 from hallwatch.rules import RuleSet, severity
-from hallwatch.watch import Judgement, Watch, watch_key
+from hallwatch.watch import Judgement, Watch, timers_in
 from services.common import calendars, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
@@ -45,7 +47,6 @@ from services.supervision.timetable import Timetable
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
 ATTEMPTS = 20
-YEAR_LOADED = TYPE_PREFIX + "calendar.year_loaded"
 
 
 def load_rules(path: str) -> RuleSet:
@@ -117,6 +118,11 @@ class Supervision(EventSourcedProjection[UUID]):
         self.written.notify()
         return recordings
 
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        stored.register(transcoder)  # watch states and judgements are typed values
+
+
     def construct_recorder(self) -> ProcessRecorder:
         with storage.schema_lock(self.env):  # other processes may create tables now
             return super().construct_recorder()
@@ -161,22 +167,22 @@ class Supervision(EventSourcedProjection[UUID]):
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
         years: list[Any] = []
-        known = storage.existing(self, (Watch.create_id(watch_key(m.value)) for m in fresh))
+        known = storage.existing(self, (Watch.create_id(m.hall.watch_key) for m in fresh))
         for message in fresh:
-            if message.value["type"] == YEAR_LOADED:
-                years.append(self._year_loaded(message.value, watches, alerts))
+            if message.hall.type == YEAR_LOADED:
+                years.append(self._year_loaded(message.hall, watches, alerts))
                 continue
-            watch = self._watch(watch_key(message.value), watches, known)
-            self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
+            watch = self._watch(message.hall.watch_key, watches, known)
+            self._apply(watch.observe(message.hall, self.rules, self.calendar), watch, alerts)
         processing_event.collect_events(*years, *watches.values(), *alerts.values())
 
-    def _year_loaded(self, ce: dict[str, Any], watches: dict[UUID, Watch],
+    def _year_loaded(self, message: HallMessage, watches: dict[UUID, Watch],
                      alerts: dict[UUID, Alert]) -> Any:
         """An official year arrived: record it, and move every working-day timer
         (complaints, ratings, procedures) that the estimate had placed."""
-        data = {k: v for k, v in ce["data"].items() if k != "version"}
+        data = {k: v for k, v in message.data.items() if k != "version"}
         rules = YearRules.from_dict(data)
-        year = calendars.year_loaded(self, rules, "bureau", ce["time"])
+        year = calendars.year_loaded(self, rules, "bureau", message.time.isoformat())
         self.calendar = self.calendar.with_year(rules)
         with self._lock:
             idents = list(self._timers)
@@ -208,7 +214,8 @@ class Supervision(EventSourcedProjection[UUID]):
                 continue  # that rule, at that moment, was raised already
             alerts[ident] = Alert(
                 key=finding.alert_key, rule=finding.rule, severity=severity(finding.rule),
-                watch=watch.key, context=dict(watch.context), raised_at=finding.raised_at,
+                watch=watch.key, context=watch.state.context.as_dict(),
+                raised_at=finding.raised_at,
                 evidence=finding.evidence, detail=finding.detail,
                 rules_version=self.rules.version)
             ALERTS.labels(finding.rule).inc()
@@ -289,8 +296,7 @@ class Supervision(EventSourcedProjection[UUID]):
         ident = UUID(str(notification.originator_id))
         if ":Watch." in topic:
             event: Any = self.mapper.to_domain_event(notification)
-            timers = getattr(event, "timers", {})
-            upcoming = [parse_time(t["at"]) for t in timers.values()]
+            upcoming = [t.at for t in timers_in(event).values()]
             if upcoming:
                 self._timers.set(ident, min(upcoming), event.key)
             else:
