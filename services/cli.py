@@ -86,9 +86,7 @@ def cmd_supervision(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     if getattr(args, "action", "serve") == "rebuild":
         # Replay the stores into shadow tables, then swap them in (reads keep answering).
-        from services.projections.rebuild import rebuild_from_stores
-
-        print(f"rebuilt the views up to {rebuild_from_stores(settings)}")
+        print(f"rebuilt the views up to {system.rebuild_projections(settings)}")
         return
     _require_kafka(settings)
     _run(system.projections(settings), args)

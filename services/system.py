@@ -100,6 +100,27 @@ def views(settings: Settings) -> Views:
     return Views(connect(settings.clickhouse_url))
 
 
+def rebuild_projections(settings: Settings) -> dict[str, int]:
+    """``hallwatch projections rebuild``: replay the hall store's and the supervision
+    store's logs (the sources of truth, in either mode) into shadow tables of the
+    configured ClickHouse and swap them in; answers the positions reached."""
+    from services.common.messages import alert_message, to_cloudevent
+    from services.projections.rebuild import Replay, rebuild
+
+    client = connect(settings.clickhouse_url)
+    Views(client)  # the schema, if this database is new
+    hall = hall_store(settings)
+    supervision = judge(settings)
+    try:
+        return rebuild(client, [Replay("hall", hall, to_cloudevent),
+                                Replay("alerts", supervision, alert_message)],
+                       settings.batch_size)
+    finally:
+        supervision.close()
+        hall.close()
+        client.close()
+
+
 # -- processes -----------------------------------------------------------------------
 
 def embedded(settings: Settings, clock: Clock | None = None) -> System:
