@@ -25,6 +25,7 @@ import atexit
 import base64
 import contextlib
 import fcntl
+import functools
 import os
 import pwd
 import re
@@ -35,9 +36,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -906,8 +908,16 @@ class _ClusterNode(Kafka):
     def launch(self) -> None:
         self._launch()
 
-    def wait_until_ready(self) -> None:
-        self._wait_until_ready()
+    def wait_until_ready(self, attempts: int = 3) -> None:
+        """Ready within ``attempts`` x 60 s: a restarted node on a busy machine can take
+        a while to load its logs, and is not given up on while its process lives."""
+        for attempt in range(attempts):
+            try:
+                self._wait_until_ready()
+                return
+            except ServerStartError:
+                if attempt == attempts - 1 or not self.running():
+                    raise
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -915,6 +925,25 @@ class _ClusterNode(Kafka):
     @property
     def pid(self) -> int | None:
         return self._process.pid if self.running() and self._process else None
+
+
+def _in_parallel(calls: list[Callable[[], None]]) -> None:
+    """Run ``calls`` in threads; re-raise the first failure once all have ended."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], None]) -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 class KafkaCluster:
@@ -950,7 +979,7 @@ class KafkaCluster:
                 for node in self.nodes:
                     shutil.rmtree(node.base_dir, ignore_errors=True)
                     node.voters = voters
-                    node.format(cluster_id)
+                _in_parallel([functools.partial(node.format, cluster_id) for node in self.nodes])
                 for node in self.nodes:
                     node.launch()
                 for node in self.nodes:
