@@ -60,6 +60,14 @@ def schedule(seed: int, seconds: float, rounds: int) -> list[Fault]:
         # (big batches), cut their PostgreSQL connections every quarter second.
         faults.append(Fault(back, "postgres storm", "sup1"))
         faults.append(Fault(back + 1, "postgres storm", "sup2"))
+        # Both supervision instances frozen while facts queue up, then thawed into a storm:
+        # their first rounds judge big batches while their connections are being cut.
+        at = moment()
+        back = at + rng.uniform(5, 9)
+        for name in ("sup1", "sup2"):
+            faults.append(Fault(at, "SIGSTOP", name))
+            faults.append(Fault(back, "SIGCONT", name))
+            faults.append(Fault(back + 0.2, "postgres storm", name))
         at = moment()
         faults.append(Fault(at, "start instance", "sup3"))
         faults.append(Fault(at + rng.uniform(5, 10), "stop instance", "sup3"))
