@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timedelta
@@ -325,6 +326,10 @@ class System:
         """Quiescence: every fault undone, supervision instances on ``clock_end``."""
         with self.lock:
             self.restore_chdb()
+            try:
+                psycopg.connect(self.pg.dsn_for("postgres"), connect_timeout=10).close()
+            except psycopg.OperationalError:  # a restart fault that did not come back
+                self.pg.restart("fast")
             for index in range(len(self.kafka.nodes)):
                 if not self.kafka.running(index):
                     self.kafka.restart(index)
