@@ -48,7 +48,7 @@ class PlannedCase:
 def _office_moment(rng: random.Random, lo: datetime, hi: datetime) -> datetime:
     """A random minute in office hours (09:00–16:59) on a weekday, within [lo, hi]."""
     for _ in range(10_000):
-        day = lo + timedelta(days=rng.randint(0, max(0, (hi - lo).days)))
+        day = lo + timedelta(days=rng.randint(0, (hi.date() - lo.date()).days))
         moment = day.replace(hour=rng.randint(9, 16), minute=rng.randint(0, 59), second=0,
                              microsecond=0)
         if moment.weekday() < 5 and lo <= moment <= hi:
