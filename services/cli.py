@@ -16,14 +16,16 @@ import uvicorn
 from fastapi import APIRouter
 
 from hallwatch.calendar import YearRules
+from services.common.auth import Keyring
 from services.common.settings import Settings, SettingsError, load_settings
 from services.common.web import create_app
 
 log = logging.getLogger("hallwatch")
 
 
-def _serve_http(routers: list[APIRouter], host: str, port: int) -> None:
-    uvicorn.run(create_app(*routers), host=host, port=port, log_level="warning")
+def _serve_http(routers: list[APIRouter], host: str, port: int, settings: Settings) -> None:
+    app = create_app(*routers, keys=Keyring(settings.key_specs))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _stop_on_signals() -> threading.Event:
@@ -53,7 +55,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     supervision.start()
     mode = "embedded" if settings.embedded else "kafka"
     print(f"hallwatch serving on http://{args.host}:{args.port} ({mode})", flush=True)
-    _serve_http([intake.router, projections.router, supervision.router], args.host, args.port)
+    _serve_http([intake.router, projections.router, supervision.router], args.host, args.port,
+                settings)
     projections.stop.set()
 
 
@@ -79,14 +82,14 @@ def cmd_supervision(settings: Settings, args: argparse.Namespace) -> None:
     supervision = build(settings)
     _start_relays(settings, None, supervision.app, supervision.stop)
     supervision.start()
-    _serve_http([supervision.router], args.host, args.port)
+    _serve_http([supervision.router], args.host, args.port, settings)
     supervision.stop.set()
 
 
 def cmd_intake(settings: Settings, args: argparse.Namespace) -> None:
     from services.intake.service import build
 
-    _serve_http([build(settings).router], args.host, args.port)
+    _serve_http([build(settings).router], args.host, args.port, settings)
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
@@ -108,7 +111,7 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     _require_kafka(settings)
     projections = build(settings)
     projections.start()
-    _serve_http([projections.router], args.host, args.port)
+    _serve_http([projections.router], args.host, args.port, settings)
     projections.stop.set()
 
 

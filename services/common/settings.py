@@ -10,7 +10,7 @@ import base64
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hallwatch.calendar import CHINA_TZ
 
-ROLES = ("hall", "bureau", "auditor")
+ROLES = ("hall", "bureau", "auditor", "monitor")  # monitor: metrics and health detail
 
 
 class SettingsError(Exception):
@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # Which case numbers each hall may open (GB/T 39046 numbers embed the issuing unit's
     # code). A hall not listed is not restricted.
     case_prefixes: str = ""
+    # No event, query or report reaches before this date (YYYY-MM-DD, +08:00).
+    time_floor: date = date(2000, 1, 1)
 
     @field_validator("event_store")
     @classmethod

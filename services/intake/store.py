@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from hallwatch.office_hours import Seasons
 from services.common import calendars, storage
 from services.common.settings import Settings, parse_case_prefixes
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 30
 RETRY_STEP = 0.005  # seconds; the random wait grows by this much each attempt
@@ -112,33 +114,45 @@ class HallStore(Application[UUID]):
     def record(self, envelope: dict[str, Any], caller_hall: str | None) -> Recorded:
         """Store one schema-valid CloudEvent; idempotent on (hall, id)."""
         result = self.record_batch([envelope], caller_hall)[0]
-        if isinstance(result, DomainError):
+        if isinstance(result, Exception):
             raise result
         return result
 
     def record_batch(self, envelopes: list[dict[str, Any]], caller_hall: str | None
-                     ) -> list[Recorded | DomainError]:
+                     ) -> list[Recorded | Exception]:
         """Store schema-valid CloudEvents in order; one result per event.
 
-        A refused event stores nothing and does not stop the others. Events are saved in
-        chunks, each chunk in one transaction, so a crash never leaves an event without
-        its receipt or a stream half-written.
+        A refused event (a DomainError) stores nothing and does not stop the others.
+        Events are saved in chunks, each chunk in one transaction, so a crash never leaves
+        an event without its receipt or a stream half-written. A chunk that fails for any
+        other reason is tried again event by event, so each event's result says exactly
+        whether it is stored (any other Exception: not stored).
         """
         self.refresh_calendar()
-        results: list[Recorded | DomainError] = []
+        results: list[Recorded | Exception] = []
         for start in range(0, len(envelopes), CHUNK):
-            results.extend(self._record_chunk(envelopes[start:start + CHUNK], caller_hall))
+            chunk = envelopes[start:start + CHUNK]
+            try:
+                results.extend(self._record_chunk(chunk, caller_hall))
+            except Exception:
+                log.exception("a chunk of %d events failed; storing them one by one",
+                              len(chunk))
+                for envelope in chunk:
+                    try:
+                        results.extend(self._record_chunk([envelope], caller_hall))
+                    except Exception as error:
+                        results.append(error)
         return results
 
     def _record_chunk(self, envelopes: list[dict[str, Any]], caller_hall: str | None
-                      ) -> list[Recorded | DomainError]:
+                      ) -> list[Recorded | Exception]:
         # A concurrent writer may extend one of these streams (or store the same receipt)
         # first: then the whole chunk is reloaded and judged again.
         return storage.retrying(functools.partial(self._judge_and_save, envelopes, caller_hall),
                                 MAX_ATTEMPTS, RETRY_STEP)
 
     def _judge_and_save(self, envelopes: list[dict[str, Any]], caller_hall: str | None
-                        ) -> list[Recorded | DomainError]:
+                        ) -> list[Recorded | Exception]:
         streams: dict[UUID, Case | HallStream] = {}
         receipts: dict[UUID, Receipt] = {}
         # Per call, never on self: requests run concurrently on the web server's threads.
@@ -168,7 +182,7 @@ class HallStore(Application[UUID]):
         recordings = self.save(*streams.values(), *receipts.values()) if receipts else []
         positions = {(r.domain_event.originator_id, r.domain_event.originator_version):
                      r.notification.id for r in recordings}
-        results: list[Recorded | DomainError] = []
+        results: list[Recorded | Exception] = []
         for outcome in outcomes:
             if not isinstance(outcome, tuple):
                 results.append(outcome)

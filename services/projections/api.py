@@ -1,29 +1,62 @@
 """Read API for the bureau and auditors, served from the ClickHouse views."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
-from hallwatch.catalogue import parse_time
 from hallwatch.errors import Forbidden, InvalidEvent, NotFound
-from services.common.auth import Keyring, require
+from services.common.auth import Keyring, Principal
+from services.common.http import (
+    bounded_date,
+    bounded_time,
+    decode_cursor,
+    documented,
+    encode_cursor,
+)
+from services.common.models import AlertView
 from services.projections.bulletin import GROUPS, Bulletins
 from services.projections.views import Views
 
 DASHBOARD_PAGE = Path(__file__).with_name("dashboard.html")
+DEFAULT_FLOOR = date(2000, 1, 1)
 
 CASE_FIELDS = ("case_no", "hall_id", "matter_code", "matter_name", "kind", "status",
                "promised_days", "accepted_at", "due_at", "yellow_at", "provisional",
                "window_id", "staff_id", "receipt_no", "closed_at", "supplement_due_at",
                "supplement_pending", "office_hours", "rating")
+
+
+class CaseView(BaseModel):
+    """A case as the views know it: its deadline explained, its light now, its findings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_no: str
+    hall_id: str
+    status: str
+    light: str | None = Field(description="green, yellow or red while open")
+    deadline: dict[str, Any] = Field(description="calendar versions and the steps of the "
+                                                 "deadline computation")
+    findings: list[AlertView]
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertView] = Field(description="this page, newest first")
+    count: int = Field(description="total alerts matching the filters (every page)")
+    next: str | None = Field(description="cursor of the next page; null on the last")
+
+
+class Report(BaseModel):
+    """A bulletin or the dashboard (shape in the README)."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 def _local(text: str | None) -> str | None:
@@ -45,54 +78,64 @@ def case_body(summary: dict[str, Any], now: datetime, findings: list[dict[str, A
     return body
 
 
-def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRouter:
-    api = APIRouter()
+def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
+           floor: date = DEFAULT_FLOOR) -> APIRouter:
+    """``floor``: the earliest moment a query may name."""
+    api = APIRouter(tags=["views"])
+    readers = Depends(keys.requires("bureau", "auditor"))
 
-    @api.get("/v1/cases/{case_no}")
-    def get_case(case_no: str, authorization: str | None = Header(None)) -> dict[str, Any]:
-        require(keys.authenticate(authorization), "bureau", "auditor")
+    @api.get("/v1/cases/{case_no}", response_model=CaseView, dependencies=[readers],
+             responses=documented(403, 404))
+    def get_case(case_no: str) -> dict[str, Any]:
+        """A case (bureau or auditor key)."""
         summary = views.case(case_no)
         if summary is None:
             raise NotFound(f"case {case_no} is unknown", "case_no")
         return case_body(summary, clock(), views.alerts({"case": case_no}))
 
-    @api.get("/v1/alerts")
-    def get_alerts(hall: str | None = None, case: str | None = None, rule: str | None = None,
+    @api.get("/v1/alerts", response_model=AlertPage, responses=documented(403, 422))
+    def get_alerts(principal: Annotated[Principal,
+                                        Depends(keys.requires("bureau", "auditor", "hall"))],
+                   hall: str | None = None, case: str | None = None, rule: str | None = None,
                    severity: str | None = None, status: str | None = None,
                    since: str | None = None, until: str | None = None,
-                   limit: int = Query(500, ge=1, le=10_000),
-                   authorization: str | None = Header(None)) -> dict[str, Any]:
-        """Warnings and findings, newest first; every filter optional."""
-        principal = keys.authenticate(authorization)
-        require(principal, "bureau", "auditor", "hall")
+                   cursor: str | None = None,
+                   limit: int = Query(500, ge=1, le=10_000)) -> AlertPage:
+        """Warnings and findings, newest first, in pages of ``limit`` from ``cursor``;
+        every filter optional. A hall key reads only its own hall's alerts."""
         filters = {k: v for k, v in (("hall", hall), ("case", case), ("rule", rule),
                                      ("severity", severity), ("status", status)) if v}
         if principal.role == "hall":
             if hall not in (None, principal.id):
                 raise Forbidden("a hall reads only its own alerts", "hall")
             filters["hall"] = principal.id  # a hall sees nothing of other halls
-        alerts = views.alerts(filters, parse_time(since, "since") if since else None,
-                              parse_time(until, "until") if until else None, limit)
-        return {"alerts": alerts, "count": len(alerts)}
+        after = decode_cursor(cursor, int, str) if cursor else None
+        alerts, last, total = views.alert_page(
+            filters, bounded_time(since, "since", floor) if since else None,
+            bounded_time(until, "until", floor) if until else None, limit,
+            (after[0], after[1]) if after else None)
+        return AlertPage(alerts=[AlertView(**a) for a in alerts], count=total,
+                         next=encode_cursor(*last) if last else None)
 
     bulletins = Bulletins(views.client)
 
-    @api.get("/v1/bulletins")
+    @api.get("/v1/bulletins", response_model=Report, dependencies=[readers],
+             responses=documented(403, 422))
     def get_bulletin(start: str = Query(..., alias="from"), end: str = Query(..., alias="to"),
-                     by: str = "hall", authorization: str | None = Header(None)
-                     ) -> dict[str, Any]:
-        """定期通报 for [from, to) (dates, +08:00), per hall, window or staff."""
-        require(keys.authenticate(authorization), "bureau", "auditor")
-        first, stop = _date(start, "from"), _date(end, "to")
+                     by: str = "hall") -> dict[str, Any]:
+        """定期通报 for [from, to) (dates, +08:00), per hall, window or staff (bureau or
+        auditor key). A report, not a list: one row per group, never paged."""
+        first, stop = bounded_date(start, "from", floor), bounded_date(end, "to", floor)
         if by not in GROUPS:
             raise InvalidEvent(f"must be one of {', '.join(GROUPS)}", "by")
         if not first < stop or (stop - first).days > 366:
             raise InvalidEvent("must be after from, and at most 366 days later", "to")
         return bulletins.bulletin(by, first, stop, clock())
 
-    @api.get("/v1/dashboard")
-    def get_dashboard(authorization: str | None = Header(None)) -> dict[str, Any]:
-        require(keys.authenticate(authorization), "bureau", "auditor")
+    @api.get("/v1/dashboard", response_model=Report, dependencies=[readers],
+             responses=documented(403))
+    def get_dashboard() -> dict[str, Any]:
+        """Live figures per hall (bureau or auditor key)."""
         return bulletins.dashboard(clock())
 
     @api.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
@@ -100,10 +143,3 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRou
         return DASHBOARD_PAGE.read_text()
 
     return api
-
-
-def _date(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidEvent(f"{text!r} is not a YYYY-MM-DD date", field) from None

@@ -56,7 +56,8 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              [settings.hall_topic, settings.alerts_topic],
                              f"{settings.consumer_group}-{CONSUMER}",
                              instance_id=settings.instance_id)
-    router = api.router(views, Keyring(settings.key_specs), clock or settings.now())
+    router = api.router(views, Keyring(settings.key_specs), clock or settings.now(),
+                        settings.time_floor)
     return Projections(views, [source], router, settings)
 
 

@@ -154,6 +154,14 @@ class Views:
     def alerts(self, filters: dict[str, str], since: datetime | None = None,
                until: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Alerts matching every given filter, raised in [since, until), newest first."""
+        return self.alert_page(filters, since, until, limit)[0]
+
+    def alert_page(self, filters: dict[str, str], since: datetime | None = None,
+                   until: datetime | None = None, limit: int = 500,
+                   after: tuple[int, str] | None = None
+                   ) -> tuple[list[dict[str, Any]], tuple[int, str] | None, int]:
+        """A page of ``alerts``: those after the key ``after`` (raised_at in epoch ms,
+        alert id), the key of the last one if more follow, and how many match in all."""
         where: list[str] = []
         params: dict[str, Any] = {}
         for name, value in filters.items():
@@ -167,10 +175,21 @@ class Views:
             where.append("raised_at < fromUnixTimestamp64Milli({until:Int64})")
             params["until"] = int(until.timestamp() * 1000)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
+        total = int(self.client.query(f"SELECT count() FROM {DATABASE}.alerts FINAL {clause}",
+                                      parameters=params).result_rows[0][0])
+        if after:
+            where.append("(toUnixTimestamp64Milli(raised_at) < {after_ms:Int64} OR "
+                         "(toUnixTimestamp64Milli(raised_at) = {after_ms:Int64} "
+                         "AND alert_id > {after_id:String}))")
+            params.update(after_ms=after[0], after_id=after[1])
+            clause = "WHERE " + " AND ".join(where)
         rows = self.client.query(
-            f"SELECT body FROM {DATABASE}.alerts FINAL {clause} "
-            f"ORDER BY raised_at DESC, alert_id LIMIT {int(limit)}", parameters=params).result_rows
-        return [json.loads(r[0]) for r in rows]
+            f"SELECT body, toUnixTimestamp64Milli(raised_at), alert_id "
+            f"FROM {DATABASE}.alerts FINAL {clause} "
+            f"ORDER BY raised_at DESC, alert_id LIMIT {int(limit) + 1}",
+            parameters=params).result_rows
+        last = (int(rows[limit - 1][1]), str(rows[limit - 1][2])) if len(rows) > limit else None
+        return [json.loads(r[0]) for r in rows[:limit]], last, total
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view's rows in a stable order (for replay-equality checks)."""

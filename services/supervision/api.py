@@ -1,18 +1,30 @@
 """The bureau's actions on alerts. Thin: decode, call, respond."""
 
-from __future__ import annotations
-
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from hallwatch.errors import InvalidEvent
-from services.common.auth import Keyring, require
+from services.common.auth import Keyring, Principal
+from services.common.http import documented
+from services.common.models import AlertView
 from services.supervision.app import Supervision
 
 ACTIONS = ("acknowledge", "notice", "resolve")
+
+
+class Action(BaseModel):
+    """What the bureau says with its action; every field optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    working_days: int | None = Field(None, ge=1, le=60, strict=True,
+                                     description="notice: working days to rectify")
+    content: str = Field("", max_length=2000, description="notice: what must be done")
+    resolution: str = Field("", max_length=2000, description="resolve: how it was settled")
 
 
 def _alert_id(text: str) -> UUID:
@@ -23,30 +35,23 @@ def _alert_id(text: str) -> UUID:
 
 
 def router(app: Supervision, keys: Keyring) -> APIRouter:
-    api = APIRouter()
+    api = APIRouter(tags=["supervision"])
 
-    @api.get("/v1/alerts/{alert_id}")
-    def get_alert(alert_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
-        require(keys.authenticate(authorization), "bureau", "auditor")
+    @api.get("/v1/alerts/{alert_id}", response_model=AlertView,
+             dependencies=[Depends(keys.requires("bureau", "auditor"))],
+             responses=documented(403, 404, 422))
+    def get_alert(alert_id: str) -> dict[str, Any]:
+        """One alert with its lifecycle (bureau or auditor key)."""
         return app.alert(_alert_id(alert_id)).view()
 
-    @api.post("/v1/alerts/{alert_id}/{action}")
-    async def act(alert_id: str, action: str, body: dict[str, Any] | None = Body(None),
-                  authorization: str | None = Header(None)) -> dict[str, Any]:
+    @api.post("/v1/alerts/{alert_id}/{action}", response_model=AlertView,
+              responses=documented(403, 404, 409, 422))
+    async def act(alert_id: str, action: Literal["acknowledge", "notice", "resolve"],
+                  principal: Annotated[Principal, Depends(keys.requires("bureau"))],
+                  body: Action | None = Body(None)) -> dict[str, Any]:
         """acknowledge; notice (督办: optional ``working_days`` and ``content``);
-        resolve (optional ``resolution``)."""
-        principal = keys.authenticate(authorization)
-        require(principal, "bureau")
-        if action not in ACTIONS:
-            raise InvalidEvent(f"action must be one of {', '.join(ACTIONS)}", "action")
-        payload = body or {}
-        days = payload.get("working_days")
-        if days is not None and (not isinstance(days, int) or isinstance(days, bool)
-                                 or not 1 <= days <= 60):
-            raise InvalidEvent("must be a whole number from 1 to 60", "working_days")
-        for name in ("content", "resolution"):
-            if not isinstance(payload.get(name, ""), str) or len(payload.get(name, "")) > 2000:
-                raise InvalidEvent("must be text of at most 2000 characters", name)
+        resolve (optional ``resolution``). Bureau key; the actor is recorded."""
+        payload = body.model_dump(exclude_none=True) if body else {}
         return await run_in_threadpool(app.act, _alert_id(alert_id), action, principal.id,
                                        payload)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from services.common.auth import Keyring
 from services.common.web import create_app
 from services.intake.service import build
 
@@ -21,4 +22,4 @@ def intake(request, clock):
 
 @pytest.fixture
 def client(intake):
-    return TestClient(create_app(intake.router))
+    return TestClient(create_app(intake.router, keys=Keyring(intake.store_settings.key_specs)))

@@ -99,7 +99,7 @@ def test_a_bulletin_can_be_cut_per_window(october):
 def test_a_malformed_bulletin_request_answers_422_with_the_field(october, params, field):
     response = october.client.get("/v1/bulletins", params=params, headers=bearer(BUREAU_KEY))
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == field
+    assert response.json()["field"] == field
 
 
 def test_halls_cannot_read_bulletins(october):

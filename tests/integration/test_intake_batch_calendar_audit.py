@@ -122,7 +122,7 @@ def test_a_year_loaded_by_another_process_reaches_a_running_intake(intake, clock
 def test_a_malformed_year_answers_422_with_the_field(client, body, field):
     response = client.post("/v1/calendar/years", json=body, headers=bearer(BUREAU_KEY))
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == field
+    assert response.json()["field"] == field
 
 
 def test_only_the_bureau_loads_calendar_years(client):

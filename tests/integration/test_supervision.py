@@ -169,7 +169,7 @@ def test_an_unknown_alert_answers_404_and_a_malformed_id_422(world):
     assert world.client.post(f"/v1/alerts/{uuid.uuid4()}/acknowledge",
                              headers=bearer(BUREAU_KEY)).status_code == 404
     bad = world.client.post("/v1/alerts/not-an-id/acknowledge", headers=bearer(BUREAU_KEY))
-    assert bad.status_code == 422 and bad.json()["error"]["field"] == "alert_id"
+    assert bad.status_code == 422 and bad.json()["field"] == "alert_id"
 
 
 def test_on_kafka_each_event_is_judged_once_across_a_crash_and_alerts_are_published(
