@@ -27,6 +27,8 @@ _STREAM_FACTS = (HallStream.Opened, HallStream.FactRecorded)  # type: ignore[att
 _RECOMPUTED = Case.DeadlineRecomputed
 _ALERT_TOPIC = f"{Alert.__module__}:{Alert.__qualname__}."
 _YEAR_LOADED = (CalendarYear.Loaded, CalendarYear.Reloaded)  # type: ignore[attr-defined]
+ALERT_TYPE_PREFIX = "cn.gov.hallwatch.alert."
+STRUCTURED = b"application/cloudevents+json; charset=UTF-8"
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,19 @@ class Message:
 
     @property
     def is_alert(self) -> bool:
-        """An alert from ``supervision.alerts`` (not a hall event)."""
-        return "alert_id" in self.value
+        """An alert from ``supervision.alerts`` (not a hall event): a CloudEvent of type
+        ``cn.gov.hallwatch.alert.<status>``, or the plain JSON alerts had before it (topics
+        keep history, so both are read)."""
+        return (str(self.value.get("type", "")).startswith(ALERT_TYPE_PREFIX)
+                or "alert_id" in self.value)
+
+    @property
+    def alert(self) -> dict[str, Any]:
+        """The alert as it stood (``Alert.view()`` plus ``position``), whichever form it
+        was published in."""
+        if "alert_id" in self.value:  # the plain form, before alerts were CloudEvents
+            return self.value
+        return {**self.value["data"], "position": self.value["hwposition"]}
 
     @cached_property
     def hall(self) -> HallMessage:
@@ -59,7 +72,17 @@ def _json(value: Any) -> str:
 
 
 def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str, Any] | None:
-    """The published CloudEvent for a notification, or None for internal records."""
+    """The published CloudEvent for a notification, or None for internal records.
+
+    It carries the CloudEvents ``partitionkey`` extension: the Kafka key it is sent with."""
+    value = _hall_cloudevent(app, notification)
+    if value is not None:
+        value["partitionkey"] = message_key(value)
+    return value
+
+
+def _hall_cloudevent(app: Application[Any], notification: Notification
+                     ) -> dict[str, Any] | None:
     event: Any = app.mapper.to_domain_event(notification)
     extensions = {
         "hwposition": notification.id,
@@ -101,19 +124,39 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
 
 
 def alert_message(app: Application[Any], notification: Notification) -> dict[str, Any] | None:
-    """An alert as it stood after this event (for ``supervision.alerts``), or None."""
+    """An alert as it stood after this event (for ``supervision.alerts``), or None.
+
+    A CloudEvent of type ``cn.gov.hallwatch.alert.<status>`` (the status the alert stands
+    at after the change), subject and ``partitionkey`` = the alert id, ``time`` = when the
+    change happened, ``data`` = the alert's view."""
     if not notification.topic.startswith(_ALERT_TOPIC):
         return None
     alert: Any = app.repository.get(notification.originator_id,
                                     version=notification.originator_version)
-    return {**alert.view(), "position": notification.id}
+    view = alert.view()
+    return {
+        "specversion": "1.0",
+        "id": f"alert-{view['alert_id']}-{view['version']}",
+        "source": "/hallwatch",
+        "type": ALERT_TYPE_PREFIX + view["status"],
+        "subject": view["alert_id"],
+        "time": view["updated_at"],
+        "datacontenttype": "application/json",
+        "data": view,
+        "hwposition": notification.id,
+        "partitionkey": view["alert_id"],
+    }
 
 
 def kafka_headers(cloudevent: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """CloudEvents Kafka-binding headers plus the event-store position."""
-    # Structured mode is signalled by content-type; the ce_ headers let brokers' tools
-    # route and filter without parsing the value.
-    headers = [("content-type", b"application/cloudevents+json; charset=UTF-8")]
+    """Headers of a structured-mode CloudEvent per the CloudEvents Kafka binding.
+
+    The binding needs only ``content-type`` (the value is the whole event). The ``ce_``
+    copies of the attributes are extra, kept so that brokers' tools (kcat, Connect
+    filters, stream routers) can route and filter without parsing the value; the binding
+    reads a message with this content-type as structured, so they are never taken for a
+    binary-mode event."""
+    headers = [("content-type", STRUCTURED)]
     headers += [(f"ce_{k}", str(cloudevent[k]).encode())
                 for k in ("specversion", "id", "type", "source", "time", "subject")]
     headers.append(("hw_position", str(cloudevent["hwposition"]).encode()))
@@ -123,13 +166,17 @@ def kafka_headers(cloudevent: dict[str, Any]) -> list[tuple[str, bytes]]:
 def message_key(value: dict[str, Any]) -> str:
     """The partition key: whatever must stay in order stays on one partition.
 
-    Case events are keyed by case number; other hall events by the stream they belong to
-    (a post's window, a complaint — whose events may name different subjects); alerts by
-    their id."""
-    if "alert_id" in value:
+    Case events are keyed by case number; a loaded calendar year by its subject
+    (``calendar-YYYY``, so a reload follows the load); other hall events by the stream
+    they belong to (``post/{hall}/{window or staff}``, ``complaint/{hall}/{complaint_no}``
+    — whose events may name different subjects — or ``record/{hall}/{event id}``); alerts
+    by their id. The CloudEvent's ``partitionkey`` extension, once set, is the key."""
+    if "partitionkey" in value:
+        return str(value["partitionkey"])
+    if "alert_id" in value:  # an alert in the plain form of before
         return str(value["alert_id"])
     kind = short_type(value["type"])
-    if kind.startswith("case."):
+    if kind.startswith("case.") or kind == "calendar.year_loaded":
         return str(value["subject"])
     # hallwatch's own events keep the key they always had: "record/hallwatch/{id}".
     source = str(value["source"])
@@ -144,5 +191,5 @@ def partition_key_of_watch(key: str) -> str:
 
 
 def alert_headers(value: dict[str, Any]) -> list[tuple[str, bytes]]:
-    return [("content-type", b"application/json"), ("hw_rule", value["rule"].encode()),
-            ("hw_position", str(value["position"]).encode())]
+    """The structured-mode headers of an alert CloudEvent, plus its rule."""
+    return [*kafka_headers(value), ("hw_rule", str(value["data"]["rule"]).encode())]

@@ -85,7 +85,7 @@ class Views:
         alerts: dict[str, list[Any]] = {}
         for message in batch:
             if message.is_alert:
-                a = message.value
+                a = message.alert
                 row = self._alert_row(a)
                 if a["alert_id"] not in alerts or alerts[a["alert_id"]][-1] < a["version"]:
                     alerts[a["alert_id"]] = row

@@ -212,7 +212,7 @@ def test_on_kafka_each_event_is_judged_once_across_a_crash_and_alerts_are_publis
     Relay.for_alerts(restarted.app, producer(kafka.bootstrap), alerts_topic).run_once()
     consumer = KafkaConsumer(alerts_topic, bootstrap_servers=kafka.bootstrap,
                              auto_offset_reset="earliest", consumer_timeout_ms=10_000)
-    published = [json.loads(r.value) for r in consumer]
+    published = [json.loads(r.value)["data"] for r in consumer]
     consumer.close()
     assert len({a["alert_id"] for a in published}) == 12
     assert {a["rule"] for a in published} == {"deadline.warning", "deadline.overdue"}
