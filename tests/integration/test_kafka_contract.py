@@ -256,3 +256,18 @@ def test_alerts_published_before_the_envelope_are_still_projected(pg_settings, c
         assert messages[1].alert == {**events[1]["data"], "position": events[1]["hwposition"]}
     finally:
         client.close()
+
+
+def test_the_alert_statuses_in_the_code_are_the_ones_the_document_and_docs_name():
+    from hallwatch import alert as alert_module
+    # hallwatch.alert names each status as an upper-case string constant.
+    in_code = {value for name, value in vars(alert_module).items()
+               if name.isupper() and isinstance(value, str)}
+    assert in_code == ALERT_STATUSES
+    declared = SPEC["components"]["schemas"]["SupervisionAlert"]["properties"]["status"]
+    assert set(declared["enum"]) == in_code
+    types = SPEC["components"]["schemas"]["AlertEvent"]["properties"]["type"]["enum"]
+    assert set(types) == {"cn.gov.hallwatch.alert." + s for s in in_code}
+    docs = (SCHEMAS.parent / "docs" / "events.md").read_text()
+    alerts_section = docs.split("Supervision alerts go to", 1)[1]
+    assert all(f"`{status}`" in alerts_section for status in in_code)
