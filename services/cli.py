@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import getpass
 import json
 import logging
 import secrets
@@ -24,7 +25,7 @@ log = logging.getLogger("hallwatch")
 
 
 def _serve_http(routers: list[APIRouter], host: str, port: int, settings: Settings) -> None:
-    app = create_app(*routers, keys=Keyring(settings.key_specs))
+    app = create_app(*routers, keys=Keyring.of(settings))
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -131,6 +132,20 @@ def cmd_keygen(settings: Settings, args: argparse.Namespace) -> None:
     print(base64.b64encode(secrets.token_bytes(32)).decode())
 
 
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    from services.common.identities import DirectoryError, add_user
+
+    if not settings.keys_file:
+        sys.exit("hallwatch user add: set HALLWATCH_KEYS_FILE to the key/user file")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else \
+        getpass.getpass(f"password for {args.name}: ")
+    try:
+        add_user(Path(settings.keys_file), args.name, args.role, password, args.display_name)
+    except DirectoryError as error:
+        sys.exit(f"hallwatch user add: {error}")
+    print(f"{args.role} {args.name} written to {settings.keys_file} (argon2id)")
+
+
 def _require_kafka(settings: Settings) -> None:
     if settings.embedded:
         sys.exit("HALLWATCH_KAFKA_BOOTSTRAP: must be set to run this service alone "
@@ -154,6 +169,15 @@ def parser() -> argparse.ArgumentParser:
     load = calendar.add_parser("load", help="load an official holiday notice (JSON)")
     load.add_argument("file")
     load.set_defaults(func=cmd_calendar_load)
+    user = sub.add_parser("user").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="add a named user (password as an argon2 hash) to "
+                                      "HALLWATCH_KEYS_FILE")
+    add.add_argument("name", help="the user name to sign in with")
+    add.add_argument("--role", required=True, choices=["bureau", "auditor", "monitor"])
+    add.add_argument("--display-name", default="", help="the person's name, e.g. 张伟")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of stdin")
+    add.set_defaults(func=cmd_user_add)
     return top
 
 

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = ""
     clickhouse: str = ""
     keys: str = ""
+    keys_file: str = ""  # named principals, re-read on change (services/common/identities.py)
+    session_key: str = ""  # signs console sessions; the same in every process behind one console
     cipher_key: str = ""
     hall_topic: str = "hall.events"
     alerts_topic: str = "supervision.alerts"
@@ -178,6 +180,18 @@ class Settings(BaseSettings):
             path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def session_secret(self) -> bytes:
+        """The console session key; embedded with none set, one is made once and kept in
+        the data dir (like the cipher key)."""
+        if self.session_key:
+            return self.session_key.encode()
+        path = self.data_dir / "session.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
 
     def season_starts(self) -> tuple[tuple[int, int], tuple[int, int]]:
         def pair(text: str) -> tuple[int, int]:

@@ -68,5 +68,5 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              f"{settings.consumer_group}-{CONSUMER}", positions=app.next_position,
                              instance_id=settings.instance_id)
     app.owns = lambda watch_key: source.owns(partition_key_of_watch(watch_key))
-    return SupervisionService(app, source, api.router(app, Keyring(settings.key_specs)),
+    return SupervisionService(app, source, api.router(app, Keyring.of(settings)),
                               settings)
