@@ -3,7 +3,9 @@
 // this script never sees; a 401 from any call brings back the sign-in page.
 "use strict";
 
-const state = { who: null, labels: null, alerts: new Map(), halls: [], stream: null };
+// streamed: when each alert last arrived by the event stream (it is highlighted a moment).
+const state = { who: null, labels: null, alerts: new Map(), halls: [], stream: null, streamed: new Map() };
+const FRESH_MS = 3000;
 const $ = (selector) => document.querySelector(selector);
 
 function el(tag, attrs, ...children) {
@@ -120,7 +122,7 @@ async function start(who) {
   $("#app").hidden = false;
   fillFilters();
   connectStream();
-  await Promise.all([loadHalls(), loadAlerts()]);
+  await loadHalls(); // the alerts load once the stream is open (connectStream)
   route();
 }
 
@@ -341,24 +343,40 @@ function shown(alert, f = filters()) {
   return f.closed || !HIDDEN_UNLESS_ASKED.has(alert.status);
 }
 
+let loads = 0;
+
+// The list as the views have it, merged with what the stream brought meanwhile: a load
+// answered late never replaces a newer state of an alert, and only the latest load counts.
 async function loadAlerts() {
+  const mine = ++loads;
+  const issued = performance.now();
   const f = filters();
   const query = new URLSearchParams({ limit: "300" });
   for (const name of ["hall", "rule", "severity", "status"]) if (f[name]) query.set(name, f[name]);
   const body = await api(`/v1/alerts?${query}`);
-  state.alerts = new Map(body.alerts.map((a) => [a.alert_id, a]));
+  if (mine !== loads) return;
+  const fresh = new Map(body.alerts.map((a) => [a.alert_id, a]));
+  for (const [id, alert] of state.alerts) {
+    const streamedAt = state.streamed.get(id);
+    const loaded = fresh.get(id);
+    if (streamedAt === undefined) continue;
+    if (loaded ? (alert.version || 0) > (loaded.version || 0) : streamedAt >= issued) fresh.set(id, alert);
+  }
+  state.alerts = fresh;
   renderAlerts();
 }
 
-function renderAlerts(fresh) {
+function renderAlerts() {
   const list = $("#alerts");
   const items = [...state.alerts.values()].filter((a) => shown(a))
     .sort((a, b) => (a.raised_at < b.raised_at ? 1 : a.raised_at > b.raised_at ? -1 : 0));
-  list.replaceChildren(...items.map((a) => alertItem(a, false, a.alert_id === fresh)));
+  list.replaceChildren(...items.map((a) => alertItem(a, false)));
   $("#alerts-empty").hidden = items.length > 0;
 }
 
-function alertItem(alert, withHistory, fresh) {
+function alertItem(alert, withHistory) {
+  const arrived = state.streamed.get(alert.alert_id);
+  const fresh = arrived !== undefined && performance.now() - arrived < FRESH_MS;
   const bureau = state.who && state.who.role === "bureau";
   const can = {
     acknowledge: alert.status === "raised",
@@ -370,7 +388,8 @@ function alertItem(alert, withHistory, fresh) {
   if (alert.window_id) meta.push(el("span", {}, `窗口 ${alert.window_id}`));
   meta.push(el("span", {}, `发生 ${when(alert.raised_at)}`));
   if (alert.notice_due_at) meta.push(el("span", {}, `督办期限 ${when(alert.notice_due_at)}`));
-  const item = el("li", { class: `alert ${alert.severity}${fresh ? " fresh" : ""}`, "data-alert": alert.alert_id, "data-status": alert.status },
+  const item = el("li", { class: `alert ${alert.severity}${fresh ? " fresh" : ""}`, "data-alert": alert.alert_id, "data-rule": alert.rule, "data-status": alert.status,
+    "data-streamed": arrived !== undefined ? "yes" : null },
     el("div", {}, el("span", { class: "rule" }, label("rules", alert.rule)), " ",
       el("span", { class: `status${CLOSED.has(alert.status) ? " closed" : ""}` }, label("alert_statuses", alert.status))),
     el("div", { class: "meta" }, meta));
@@ -399,13 +418,14 @@ function connectStream() {
   const stream = new EventSource("/v1/stream/alerts");
   state.stream = stream;
   stream.addEventListener("ready", () => {
-    live.textContent = "实时";
-    loadAlerts().catch(() => {}); // catch up on anything missed while disconnected
+    // Catch up on anything raised before the stream opened (or while it was down).
+    loadAlerts().then(() => { live.textContent = "实时"; }).catch(() => {});
   });
   stream.addEventListener("alert", (event) => {
     const alert = JSON.parse(event.data);
     state.alerts.set(alert.alert_id, alert);
-    renderAlerts(alert.alert_id);
+    state.streamed.set(alert.alert_id, performance.now());
+    renderAlerts();
   });
   stream.addEventListener("resync", () => loadAlerts().catch(() => {}));
   stream.onerror = () => {
