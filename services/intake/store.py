@@ -19,9 +19,11 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder
 
+from hallwatch import stored
 from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
-from hallwatch.case import GENESIS, Case, case_id, link
+from hallwatch.case import GENESIS, Case, case_id, link, recomputed_content
 from hallwatch.catalogue import OPENING_TYPES, Fact, masked
 from hallwatch.errors import (
     DomainError,
@@ -108,6 +110,10 @@ class HallStore(Application[UUID]):
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        stored.register(transcoder)  # case summaries are stored as typed values
 
     # -- writing -----------------------------------------------------------------
 
@@ -342,8 +348,7 @@ class HallStore(Application[UUID]):
                 content = event.fact
                 shown = {"fact": content if unmasked else masked(content)}
             else:
-                content = {"deadline": event.summary["deadline"],
-                           "calendar_year": event.calendar_year}
+                content = recomputed_content(event.summary, event.calendar_year)
                 shown = {"recomputed": content}
             expected = link(previous, content, self.chain_key)
             if broken_at is None and expected != event.chain:
@@ -361,7 +366,8 @@ class HallStore(Application[UUID]):
         if not events:
             raise NotFound(f"case {case_no} had no events recorded by {as_of}", "as_of")
         return {"case_no": case_no, "as_of": as_of.isoformat() if as_of else None,
-                "events": events, "summary": summary, "chain_head": previous,
+                "events": events, "summary": summary.as_dict() if summary else None,
+                "chain_head": previous,
                 "verified": broken_at is None, "broken_at_sequence": broken_at}
 
     def position_of(self, originator_id: UUID, version: int) -> int:
