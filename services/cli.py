@@ -109,6 +109,11 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     from services.projections.service import build
 
+    if getattr(args, "action", "serve") == "rebuild":
+        from services.projections.rebuild import rebuild_from_stores
+
+        print(f"rebuilt the views up to {rebuild_from_stores(settings)}")
+        return
     _require_kafka(settings)
     projections = build(settings)
     projections.start()
@@ -162,6 +167,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=port)
         p.set_defaults(func=func)
+        if name == "projections":  # rebuild: replay the stores into shadow tables, swap
+            p.add_argument("action", nargs="?", choices=("serve", "rebuild"), default="serve")
     sub.add_parser("relay").set_defaults(func=cmd_relay)
     sub.add_parser("keygen", help="print a new AES key for HALLWATCH_CIPHER_KEY"
                    ).set_defaults(func=cmd_keygen)
@@ -178,6 +185,9 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin")
     add.set_defaults(func=cmd_user_add)
+    from services.projections.bulletin_cli import add_parser as add_bulletin
+
+    add_bulletin(sub)
     return top
 
 

@@ -72,6 +72,11 @@ def router(keys: Keyring, broadcaster: Broadcaster) -> APIRouter:
             raise NotFound(f"no console file {name}", "name")
         return FileResponse(STATIC / name, media_type=FILES[name] + "; charset=utf-8")
 
+    @api.get("/favicon.ico", include_in_schema=False, status_code=204)
+    def no_icon() -> Response:
+        """Browsers ask every page's origin for one; answering nothing is not an error."""
+        return Response(status_code=204)
+
     @api.get("/dashboard", include_in_schema=False)
     def dashboard_moved() -> RedirectResponse:
         return RedirectResponse("/console", status_code=301)

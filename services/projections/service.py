@@ -20,7 +20,8 @@ from services.common.sources import KafkaSource, LogSource, Source
 from services.common.workers import Worker
 from services.console import routes as console
 from services.console.stream import Broadcaster
-from services.projections import api
+from services.projections import api, bulletin_api
+from services.projections.publishing import Publications
 from services.projections.views import Views
 
 CONSUMER = "projections"
@@ -68,6 +69,9 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              instance_id=settings.instance_id)
     keys = Keyring.of(settings)
     router = api.router(views, keys, clock or settings.now(), settings.time_floor)
+    router.include_router(bulletin_api.publishing_router(  # bulletins published, frozen
+        views, keys, clock or settings.now(),
+        Publications(settings, clock or settings.now())))
     feed = Broadcaster()
     router.include_router(console.router(keys, feed))
     return Projections(views, [source], router, settings, listeners=[feed.publish])

@@ -104,8 +104,10 @@ def test_an_official_works_an_alert_from_the_console(serve, browser, tmp_path):
     browser.evaluate(click("#act-ok"))
     browser.wait("!!document.querySelector(\"#alerts li.alert"
                  "[data-rule='rejection.incomplete'][data-status='acknowledged']\")")
-    _, alerts = call(f"{serve.url}/v1/alerts?rule=rejection.incomplete", "GET", BUREAU_KEY)
-    assert alerts["alerts"][0]["history"][0]["by"] == "张伟（zhangwei）"
+    def acknowledged() -> list:
+        _, body = call(f"{serve.url}/v1/alerts?rule=rejection.incomplete", "GET", BUREAU_KEY)
+        return body["alerts"][0]["history"]
+    assert wait_for(acknowledged, what="the acknowledgement")[0]["by"] == "张伟（zhangwei）"
 
     # 督办 with working days and content, from the dialog.
     noticed = "#alerts li.alert[data-rule='rejection.incomplete'][data-status='acknowledged']"
@@ -136,15 +138,20 @@ def test_an_official_works_an_alert_from_the_console(serve, browser, tmp_path):
     assert browser.evaluate("document.querySelectorAll('#steps li').length") > 0
     browser.screenshot(shots / "07-case.png")
 
-    # A bulletin for the month so far.
+    # The bulletin of October, as the document the bureau would print.
     browser.evaluate("location.hash = '#/bulletins', true")
     browser.wait("!!document.querySelector('#bulletin-form')")
     browser.evaluate("""(() => { const f = document.querySelector('#bulletin-form');
-        f.from.value = '2026-10-01'; f.to.value = '2026-10-13';
-        f.requestSubmit(); return true; })()""")
-    browser.wait("!!document.querySelector('#bulletin-table')")
-    assert "H1" in browser.evaluate(text("#bulletin-table"))
-    browser.screenshot(shots / "08-bulletin.png")
+        f.period.value = '2026-10'; f.requestSubmit(); return true; })()""")
+    browser.wait("!!document.querySelector('#bulletin-html')")
+    browser.screenshot(shots / "08-bulletins.png")
+    browser.goto(browser.evaluate("document.querySelector('#bulletin-html').href"))
+    browser.wait("document.body.innerText.includes('通报')")
+    assert "H1" in browser.evaluate("document.body.innerText")
+    browser.screenshot(shots / "09-bulletin-document.png")
+    browser.evaluate("history.back(), true")
+    browser.wait(visible("#app"))
+    browser.wait(f"{text('#live')} === '实时'")
 
     browser.evaluate(click("#sign-out"))
     browser.wait(visible("#sign-in"))

@@ -297,35 +297,23 @@ function stepText(step) {
 
 function showBulletins() {
   crumbs(["全部分厅", "#/"], ["定期通报"]);
-  const today = (state.asOf || new Date().toISOString()).slice(0, 10);
-  const first = `${today.slice(0, 8)}01`;
+  const month = (state.asOf || new Date().toISOString()).slice(0, 7);
+  const scopes = [["hall", "按分厅"], ["department", "按部门"], ["window", "按窗口"], ["staff", "按人员"], ["matter", "按事项"]];
   const form = el("form", { class: "bulletin-form", id: "bulletin-form" },
-    el("label", {}, "起始日期", el("input", { type: "date", name: "from", value: first })),
-    el("label", {}, "截止日期（不含）", el("input", { type: "date", name: "to", value: today })),
-    el("label", {}, "统计口径", el("select", { name: "by" }, el("option", { value: "hall" }, "按分厅"),
-      el("option", { value: "window" }, "按窗口"), el("option", { value: "staff" }, "按人员"))),
-    el("button", { type: "submit", class: "primary" }, "查看通报"));
+    el("label", {}, "通报期间（如 2026-10、2026-Q3、2026-W41、2026）", el("input", { name: "period", value: month, required: "required" })),
+    el("label", {}, "统计口径", el("select", { name: "scope" }, scopes.map(([v, t]) => el("option", { value: v }, t)))),
+    el("button", { type: "submit", class: "primary" }, "生成通报"));
   const out = el("div", { id: "bulletin" });
-  form.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    out.replaceChildren(el("p", { class: "muted" }, "生成中…"));
-    try {
-      const query = new URLSearchParams({ from: form.from.value, to: form.to.value, by: form.by.value });
-      out.replaceChildren(bulletinTable(await api(`/v1/bulletins?${query}`)));
-    } catch (error) {
-      out.replaceChildren(el("p", { class: "error" }, problemText(error)));
-    }
+    const base = `/v1/bulletins/${encodeURIComponent(form.period.value.trim())}`;
+    const query = (format) => `${base}?${new URLSearchParams({ scope: form.scope.value, format })}`;
+    out.replaceChildren(el("p", {},
+      el("a", { href: query("html"), target: "_blank", rel: "noopener", id: "bulletin-html" }, "查看通报（网页）"), "　",
+      el("a", { href: query("pdf"), id: "bulletin-pdf", download: "" }, "下载 PDF"), "　",
+      el("a", { href: query("json"), target: "_blank", rel: "noopener" }, "数据（JSON）")));
   });
   $("#view").replaceChildren(el("h2", {}, "定期通报"), form, out);
-}
-
-function bulletinTable(report) {
-  const rows = report.rows || report.groups || report.halls || [];
-  if (!rows.length) return el("p", { class: "muted" }, "该期间没有数据。");
-  const columns = Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object");
-  return el("div", {}, el("p", { class: "muted" }, `期间：${report.from || ""} 至 ${report.to || ""}`),
-    el("table", { id: "bulletin-table" }, el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c)))),
-      el("tbody", {}, rows.map((r) => el("tr", {}, columns.map((c) => el("td", {}, r[c] ?? "")))))));
 }
 
 // -- the alert feed ----------------------------------------------------------------------
