@@ -134,7 +134,11 @@ def test_an_official_works_an_alert_from_the_console(serve, browser, tmp_path):
     page = browser.evaluate(text("#view"))
     assert "办件 LY-1" in page and "受理" in page and "不予受理" in page
     assert "张伟（zhangwei）" in page and "补充法律依据并重新告知" in page
-    assert browser.evaluate("document.querySelectorAll('#timeline tbody tr').length") == 2
+    rows = browser.evaluate("[...document.querySelectorAll('#timeline tbody tr')]"
+                            ".map(r => [...r.cells].map(c => c.textContent))")
+    assert [row[:3] for row in rows] == [["1", "受理", "2026-10-12 09:00"],
+                                         ["2", "不予受理", "2026-10-12 09:30"]]
+    assert "[object" not in page
     assert browser.evaluate("document.querySelectorAll('#steps li').length") > 0
     browser.screenshot(shots / "07-case.png")
 

@@ -16,7 +16,7 @@ function el(tag, attrs, ...children) {
     else if (key === "class") node.className = value;
     else node.setAttribute(key, value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -280,8 +280,9 @@ async function showCase(caseNo) {
     el("h3", {}, "事件时间线"),
     events.length ? el("table", { id: "timeline" },
       el("thead", {}, el("tr", {}, ["序号", "事件", "发生时间（上报）", "记录时间（系统）"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, events.map((e) => el("tr", {}, el("td", {}, e.hwsequence ?? e.sequence ?? ""),
-        el("td", {}, label("events", shortType(e.type))), el("td", {}, when(e.time)), el("td", {}, when(e.hwrecordedtime ?? e.recorded_at))))))
+      el("tbody", {}, events.map((e) => el("tr", {}, el("td", {}, e.sequence),
+        el("td", {}, e.fact ? label("events", shortType(e.fact.type)) : "时限重算（日历更新）"),
+        el("td", {}, e.fact ? when(e.fact.time) : "—"), el("td", {}, when(e.recorded_at))))))
       : el("p", { class: "muted" }, history && history.error ? "无权查看事件记录。" : "无"),
     el("h3", {}, "预警、违规发现与督办记录"),
     alerts.alerts.length ? el("ol", { class: "case-alerts" }, alerts.alerts.map((a) => alertItem(a, true))) : el("p", { class: "muted" }, "无"));
