@@ -42,7 +42,8 @@ ALERT_STATUSES: dict[str, str] = {
     "void": "已作废",
 }
 
-LIGHTS: dict[str, str] = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
+LIGHTS: dict[str, str] = {"green": "绿灯", "yellow": "黄灯", "red": "红灯",
+                          "none": "不计时（已办结或未受理）"}
 
 CASE_STATUSES: dict[str, str] = {
     "noticed": "已告知补正",
@@ -80,13 +81,21 @@ EVENTS: dict[str, str] = {
 
 ACTIONS: dict[str, str] = {"acknowledge": "签收", "notice": "督办", "resolve": "办结"}
 
+# The parts of a deadline explanation (its steps), in the order they are shown.
+DEADLINE_STEPS: dict[str, str] = {
+    "kind": "步骤", "event": "依据事件", "from": "起算日", "working_days": "工作日",
+    "days": "天数", "due_date": "到期日", "until": "截至", "reason": "原因",
+    "base": "承诺时限", "extension": "延期", "suspension": "中止计时",
+    "supplement": "补正", "calendar": "日历",
+}
+
 ROLES: dict[str, str] = {"bureau": "监管局", "auditor": "审计", "hall": "大厅系统",
                          "monitor": "运维监控"}
 
 TABLES: dict[str, dict[str, str]] = {
     "rules": RULES, "severities": SEVERITIES, "alert_statuses": ALERT_STATUSES,
     "lights": LIGHTS, "case_statuses": CASE_STATUSES, "events": EVENTS,
-    "actions": ACTIONS, "roles": ROLES,
+    "actions": ACTIONS, "roles": ROLES, "deadline_steps": DEADLINE_STEPS,
 }
 
 

@@ -67,6 +67,7 @@ def test_an_official_works_an_alert_from_the_console(serve, browser, tmp_path):
 
     browser.goto(f"{serve.url}/console")
     browser.wait(visible("#sign-in"))
+    assert not browser.evaluate(visible("#feed")) and not browser.evaluate(visible("#who"))
     browser.screenshot(shots / "01-sign-in.png")
 
     # A wrong password: a clear Chinese message, no session.
@@ -122,6 +123,7 @@ def test_an_official_works_an_alert_from_the_console(serve, browser, tmp_path):
     # Drill down: hall -> window -> case list -> case.
     browser.evaluate(click(".tile"))
     browser.wait(f"{text('#crumbs')}.includes('H1')")
+    browser.wait("!!document.querySelector('#cases')")
     browser.screenshot(shots / "06-hall.png")
     if browser.evaluate("document.querySelectorAll('.tile').length > 0"):
         browser.evaluate("[...document.querySelectorAll('.tile')].find("

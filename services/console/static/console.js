@@ -263,7 +263,7 @@ async function showCase(caseNo) {
   crumbs(...trail, [`办件 ${caseNo}`]);
   const facts = [
     ["事项", `${found.matter_name || ""}（${found.matter_code || ""}）`], ["状态", label("case_statuses", found.status)],
-    ["灯色", found.light ? label("lights", found.light) : "—"], ["承诺时限", found.promised_days != null ? `${found.promised_days} 个工作日` : "—"],
+    ["灯色", label("lights", found.light || "none")], ["承诺时限", found.promised_days != null ? `${found.promised_days} 个工作日` : "—"],
     ["受理时间", when(found.accepted_at)], ["办结时限", when(found.due_at)], ["黄灯时间", when(found.yellow_at)],
     ["办结时间", when(found.closed_at)], ["窗口 / 人员", `${found.window_id || "—"} / ${found.staff_id || "—"}`],
   ];
@@ -291,7 +291,10 @@ async function showCase(caseNo) {
 const shortType = (type) => String(type || "").replace(/^.*\.hall\./, "").replace(/^cn\.gov\.[^.]+\./, "");
 
 function stepText(step) {
-  return Object.entries(step).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("；");
+  return Object.entries(step).map(([k, v]) => {
+    const value = typeof v === "object" ? JSON.stringify(v) : k === "kind" ? label("deadline_steps", v) : v;
+    return `${label("deadline_steps", k)}：${value}`;
+  }).join("；");
 }
 
 // -- bulletins -------------------------------------------------------------------------
