@@ -44,16 +44,18 @@ COUNTS: tuple[Figure, ...] = (
       "every case closed in the period (decided, rejected or returned) plus every case whose "
       "due moment fell in the period (and has passed) without a decision by then: open "
       "overdue cases count against the rate; withdrawn cases do not count"),
-    F("on_time", "按时办结件数", "count(case ∈ on_time_base: closed_at ≤ due_at)",
-      "cases of the base closed no later than their due moment"),
+    F("on_time", "按时办结件数",
+      "count(case ∈ on_time_base: closed_at ≤ due_at, no missed_due_at)",
+      "cases of the base closed no later than their due moment, and that never missed a "
+      "due moment before a late extension moved it"),
     F("overdue_open", "超期未办结件数",
       "count(case: due_at < min(now, end of P), open now and overdue, or closed after "
       "the end of P)",
       "cases past their due moment and not closed by the end of the period (a suspended "
       "case is judged at its suspension day: its clock is stopped)"),
     F("overdue_closed", "超期办结件数",
-      "count(case: closed_at ∈ P, status ≠ withdrawn, closed_at > due_at)",
-      "cases closed in the period after their due moment"),
+      "count(case: closed_at ∈ P, status ≠ withdrawn, closed_at > due_at or missed_due_at)",
+      "cases closed in the period after their due moment, or after missing one"),
     F("promised_decided", "承诺件办结数",
       "count(case: kind = promised, status ∈ {completed, delivered}, closed_at ∈ P)",
       "promised cases decided in the period"),

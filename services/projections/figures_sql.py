@@ -46,6 +46,8 @@ BASE = (f"(status != 'withdrawn' AND due_at IS NOT NULL AND ({CLOSED_IN} OR "
         f"({_in('due_at')} AND due_at < {NOW} AND {NOT_CLOSED_BY_DUE})))")
 PROMISED_DECIDED = f"(kind = 'promised' AND {DECIDED} AND {CLOSED_IN})"
 TOLERANCE = "JSONExtractInt(summary, 'supplement_days') > 0"
+# A due moment passed before a late extension moved it: never on time.
+MISSED = "(JSONExtractString(summary, 'missed_due_at') != '')"
 
 CASES = f"""
 SELECT {{keys}},
@@ -54,12 +56,12 @@ SELECT {{keys}},
   countIf({_in('accepted_at')} AND kind = 'promised') AS accepted_promised,
   countIf({DECIDED} AND {CLOSED_IN}) AS decided,
   countIf({BASE}) AS on_time_base,
-  countIf({BASE} AND closed_at IS NOT NULL AND closed_at <= due_at) AS on_time,
+  countIf({BASE} AND closed_at IS NOT NULL AND closed_at <= due_at AND NOT {MISSED}) AS on_time,
   countIf(due_at IS NOT NULL AND due_at < least({NOW}, {END}) AND (
           (closed_at IS NULL AND {OPEN_OVERDUE})
           OR (status != 'withdrawn' AND closed_at >= {END}))) AS overdue_open,
-  countIf(status != 'withdrawn' AND {CLOSED_IN} AND due_at IS NOT NULL AND closed_at > due_at)
-    AS overdue_closed,
+  countIf(status != 'withdrawn' AND {CLOSED_IN} AND due_at IS NOT NULL
+          AND (closed_at > due_at OR {MISSED})) AS overdue_closed,
   countIf({PROMISED_DECIDED}) AS promised_decided,
   countIf({PROMISED_DECIDED} AND toDate(closed_at) < toDate(due_at)) AS early,
   sumIf(JSONExtractInt(summary, 'working_days_used'), {PROMISED_DECIDED})
