@@ -349,20 +349,6 @@ def test_halls_cannot_read_bulletins(october):
         assert october.client.get(path, headers=bearer(HALL_KEY)).status_code == 403
 
 
-def test_the_dashboard_shows_each_halls_lights_and_open_alerts(october, clock):
-    clock.set("2026-10-19T10:00:00+08:00")  # C3 is in its yellow day (due 10-20)
-    board = october.client.get("/v1/dashboard", headers=bearer(BUREAU_KEY)).json()
-    h1 = next(h for h in board["halls"] if h["hall_id"] == "H1")
-    assert (h1["green"], h1["yellow"], h1["red"]) == (0, 1, 0)
-    assert h1["open_alerts"] == {"red": 1, "finding": 1}  # alerts as judged at 10-31
-    clock.set("2026-10-21T10:00:00+08:00")
-    board = october.client.get("/v1/dashboard", headers=bearer(BUREAU_KEY)).json()
-    h1 = next(h for h in board["halls"] if h["hall_id"] == "H1")
-    assert (h1["yellow"], h1["red"]) == (0, 1)
-    page = october.client.get("/dashboard", follow_redirects=False)
-    assert page.status_code == 301 and page.headers["location"] == "/console"
-
-
 # -- the document -------------------------------------------------------------------
 
 
