@@ -13,8 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hallwatch.alert import CLEARED, RESOLVED, VOID
 from hallwatch.published import HallMessage
 from hallwatch.summary import CaseSummary
+from services.common import metrics
 from services.common.clickhouse import DATABASE
 from services.common.messages import Message
 from services.common.metrics import PROJECTED
@@ -110,6 +112,9 @@ class Views:
             self.client.insert(self.table("alerts"), list(alerts.values()),
                                column_names=ALERT_COLUMNS)
         PROJECTED.inc(len(batch))
+        metrics.projected(batch)
+        if alerts:
+            metrics.open_alerts(self.open_alert_counts())
 
     @staticmethod
     def _alert_row(a: dict[str, Any]) -> list[Any]:
@@ -194,6 +199,14 @@ class Views:
             parameters=params).result_rows
         last = (int(rows[limit - 1][1]), str(rows[limit - 1][2])) if len(rows) > limit else None
         return [json.loads(r[0]) for r in rows[:limit]], last, total
+
+    def open_alert_counts(self) -> list[tuple[str, str, int]]:
+        """(rule, severity, count) of alerts not yet resolved, cleared or voided."""
+        rows = self.client.query(
+            f"SELECT rule, severity, count() FROM {DATABASE}.alerts FINAL "
+            f"WHERE status NOT IN ('{RESOLVED}', '{CLEARED}', '{VOID}') "
+            "GROUP BY rule, severity").result_rows
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view's rows in a stable order (for replay-equality checks)."""
