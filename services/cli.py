@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import getpass
 import json
 import logging
 import secrets
@@ -48,7 +49,7 @@ def _run(built: system.System, args: argparse.Namespace) -> None:
     built.start()
     try:
         if built.routers or getattr(args, "port", None):  # a relay serves only health
-            app = create_app(*built.routers, keys=Keyring(built.settings.key_specs))
+            app = create_app(*built.routers, keys=Keyring.of(built.settings))
             uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
         else:
             stop = threading.Event()
@@ -105,6 +106,20 @@ def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_keygen(settings: Settings | None, args: argparse.Namespace) -> None:
     print(base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    from services.common.identities import DirectoryError, add_user
+
+    if not settings.keys_file:
+        sys.exit("hallwatch user add: set HALLWATCH_KEYS_FILE to the key/user file")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else \
+        getpass.getpass(f"password for {args.name}: ")
+    try:
+        add_user(Path(settings.keys_file), args.name, args.role, password, args.display_name)
+    except DirectoryError as error:
+        sys.exit(f"hallwatch user add: {error}")
+    print(f"{args.role} {args.name} written to {settings.keys_file} (argon2id)")
 
 
 def _require_kafka(settings: Settings) -> None:
@@ -182,6 +197,15 @@ def parser() -> argparse.ArgumentParser:
                                epilog=settings_help(READS["calendar load"]))
     load.add_argument("file", help="the notice as a JSON file")
     load.set_defaults(func=cmd_calendar_load)
+    user = sub.add_parser("user").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="add a named user (password as an argon2 hash) to "
+                                      "HALLWATCH_KEYS_FILE")
+    add.add_argument("name", help="the user name to sign in with")
+    add.add_argument("--role", required=True, choices=["bureau", "auditor", "monitor"])
+    add.add_argument("--display-name", default="", help="the person's name, e.g. 张伟")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of stdin")
+    add.set_defaults(func=cmd_user_add)
     from services.projections.bulletin_cli import add_parser as add_bulletin
     from services.simulator.command import add_subcommand
 

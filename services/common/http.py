@@ -46,6 +46,7 @@ from hallwatch.errors import (
     NotFound,
 )
 from services.common import workers
+from services.common.access import AccessLogMiddleware, SessionCookieMiddleware
 from services.common.auth import Keyring, Principal, Unauthenticated
 from services.common.metrics import event_refused, instrument
 
@@ -333,6 +334,8 @@ def install(app: FastAPI, keys: Keyring | None = None) -> None:
         return problem(error.status_code, detail, headers=dict(error.headers or {}))
 
     app.add_middleware(EdgeMiddleware)  # type: ignore[arg-type]
+    app.add_middleware(SessionCookieMiddleware)
+    app.add_middleware(AccessLogMiddleware)  # outermost: sees every answer, even a 500
 
     @app.get("/healthz", response_model=Health, tags=["operations"],
              responses={503: {"model": Health, "description": "a worker is failing"}})

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     keys: str = Field(default="", description="API keys role:principal:secret,...; roles hall "
                       "(principal = hall id), bureau, auditor, monitor (metrics and health "
                       "detail); secrets of 16+ characters")
+    keys_file: str = Field(default="", description="JSON file of named principals (argon2 "
+                           "password hashes, key digests), re-read when it changes")
+    session_key: str = Field(default="", description="signs console sessions; the same in every "
+                             "process behind one console; empty = made once in "
+                             "$DATA_DIR/session.key")
     cipher_key: str = Field(default="", description="base64 AES key of the event store "
                             "(`hallwatch keygen`); empty = made once in $DATA_DIR/cipher.key")
     hall_topic: str = Field(default="hall.events", description="Kafka topic of hall events")
@@ -195,6 +200,18 @@ class Settings(BaseSettings):
             finally:
                 draft.unlink()
         return path.read_text().strip()
+
+    def session_secret(self) -> bytes:
+        """The console session key; embedded with none set, one is made once and kept in
+        the data dir (like the cipher key)."""
+        if self.session_key:
+            return self.session_key.encode()
+        path = self.data_dir / "session.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
 
     def season_starts(self) -> tuple[tuple[int, int], tuple[int, int]]:
         def pair(text: str) -> tuple[int, int]:

@@ -23,5 +23,5 @@ class Intake:
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None) -> Intake:
     store = HallStore(settings, clock or settings.now())
-    return Intake(store, api.router(store, Keyring(settings.key_specs),
+    return Intake(store, api.router(store, Keyring.of(settings),
                                          settings.time_floor), settings)

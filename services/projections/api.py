@@ -2,11 +2,9 @@
 
 from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hallwatch.calendar import CHINA_TZ
@@ -25,7 +23,6 @@ from services.projections import bulletin_api
 from services.projections.bulletin import Bulletins
 from services.projections.views import Views
 
-DASHBOARD_PAGE = Path(__file__).with_name("dashboard.html")
 DEFAULT_FLOOR = date(2000, 1, 1)
 
 CASE_FIELDS = ("case_no", "hall_id", "matter_code", "matter_name", "kind", "status",
@@ -127,9 +124,5 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
     def get_dashboard() -> dict[str, Any]:
         """Live figures per hall (bureau or auditor key)."""
         return bulletins.dashboard(clock())
-
-    @api.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard_page() -> str:
-        return DASHBOARD_PAGE.read_text()
 
     return api

@@ -18,6 +18,8 @@ from services.common.runner import consume_once
 from services.common.settings import Settings
 from services.common.sources import KafkaSource, LogSource, Source
 from services.common.workers import Worker
+from services.console import routes as console
+from services.console.stream import Broadcaster
 from services.projections import api, bulletin_api
 from services.projections.publishing import Publications
 from services.projections.views import Views
@@ -32,6 +34,8 @@ class Projections:
     router: APIRouter
     settings: Settings
     stop: threading.Event = field(default_factory=threading.Event)
+    # Called with the alerts of each batch once they are in the views (the console feed).
+    listeners: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
 
     def follow(self, source: Source) -> None:
         """Also project ``source`` (embedded: the supervision store's log)."""
@@ -39,8 +43,14 @@ class Projections:
 
     def step(self) -> int:
         """One round over every source; a failed write rewinds it (see runner)."""
-        return consume_once(self.sources, self.views.write, self.settings.batch_size,
+        return consume_once(self.sources, self._write, self.settings.batch_size,
                             self.settings.poll_seconds)
+
+    def _write(self, batch: list[Any]) -> None:
+        self.views.write(batch)
+        alerts = [m.value for m in batch if "alert_id" in m.value]
+        for listener in self.listeners if alerts else ():
+            listener(alerts)
 
     def start(self) -> threading.Thread:
         return Worker("projections", self._round, self.stop, self.settings.poll_seconds).start()
@@ -63,12 +73,14 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              [settings.hall_topic, settings.alerts_topic],
                              f"{settings.consumer_group}-{CONSUMER}",
                              instance_id=settings.instance_id)
-    router = api.router(views, Keyring(settings.key_specs), clock or settings.now(),
-                        settings.time_floor)
+    keys = Keyring.of(settings)
+    router = api.router(views, keys, clock or settings.now(), settings.time_floor)
     router.include_router(bulletin_api.publishing_router(  # bulletins published, frozen
-        views, Keyring(settings.key_specs), clock or settings.now(),
+        views, keys, clock or settings.now(),
         Publications(settings, clock or settings.now())))
-    return Projections(views, [source], router, settings)
+    feed = Broadcaster()
+    router.include_router(console.router(keys, feed))
+    return Projections(views, [source], router, settings, listeners=[feed.publish])
 
 
 def log_source(views: Views, app: Any, consumer: str, convert: Any) -> LogSource:

@@ -50,9 +50,9 @@ def router(app: Supervision, keys: Keyring) -> APIRouter:
                   principal: Annotated[Principal, Depends(keys.requires("bureau"))],
                   body: Action | None = Body(None)) -> dict[str, Any]:
         """acknowledge; notice (督办: optional ``working_days`` and ``content``);
-        resolve (optional ``resolution``). Bureau key; the actor is recorded."""
+        resolve (optional ``resolution``). Bureau key; the actor (name and id) is recorded."""
         payload = body.model_dump(exclude_none=True) if body else {}
-        return await run_in_threadpool(app.act, _alert_id(alert_id), action, principal.id,
+        return await run_in_threadpool(app.act, _alert_id(alert_id), action, principal.actor,
                                        payload)
 
     return api

@@ -72,5 +72,5 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              instance_id=settings.instance_id)
         app.contiguous = True  # Kafka offsets: a batch must start where tracking stands
     app.owns = lambda watch_key: source.owns(partition_key_of_watch(watch_key))
-    return SupervisionService(app, source, api.router(app, Keyring(settings.key_specs)),
+    return SupervisionService(app, source, api.router(app, Keyring.of(settings)),
                               settings)

@@ -50,6 +50,8 @@ def test_generated_requests_never_answer_5xx_and_match_the_document(world):
     tried = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path == "/v1/stream/alerts":
+            continue  # an endless event stream: tests/e2e/test_console_browser.py reads it
         fuzz(operation, HALL_KEY if operation.path in HALL_ROUTES else BUREAU_KEY)
         tried += 1
     assert tried >= 14
