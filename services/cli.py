@@ -53,6 +53,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         _start_relays(settings, intake.store, supervision.app, projections.stop)
     projections.start()
     supervision.start()
+    intake.start_heads(projections.stop, projections.views.client)
     mode = "embedded" if settings.embedded else "kafka"
     print(f"hallwatch serving on http://{args.host}:{args.port} ({mode})", flush=True)
     _serve_http([intake.router, projections.router, supervision.router], args.host, args.port,
@@ -89,7 +90,9 @@ def cmd_supervision(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_intake(settings: Settings, args: argparse.Namespace) -> None:
     from services.intake.service import build
 
-    _serve_http([build(settings).router], args.host, args.port, settings)
+    intake = build(settings)
+    intake.start_heads(_stop_on_signals())
+    _serve_http([intake.router], args.host, args.port, settings)
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
@@ -127,6 +130,12 @@ def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
     print(f"loaded {rules.version}; recomputed {len(recomputed)} provisional deadlines")
 
 
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> None:
+    from services.intake.audit import verify_command
+
+    sys.exit(verify_command(settings, args.case))
+
+
 def cmd_keygen(settings: Settings, args: argparse.Namespace) -> None:
     print(base64.b64encode(secrets.token_bytes(32)).decode())
 
@@ -150,6 +159,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("relay").set_defaults(func=cmd_relay)
     sub.add_parser("keygen", help="print a new AES key for HALLWATCH_CIPHER_KEY"
                    ).set_defaults(func=cmd_keygen)
+    verify = sub.add_parser("verify", help="recheck the hash chains; exit 1 if tampered")
+    verify.add_argument("--case", help="one case number (default: the whole log)")
+    verify.set_defaults(func=cmd_verify)
     calendar = sub.add_parser("calendar").add_subparsers(dest="action", required=True)
     load = calendar.add_parser("load", help="load an official holiday notice (JSON)")
     load.add_argument("file")

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     clickhouse: str = ""
     keys: str = ""
     cipher_key: str = ""
+    chain_key: str = ""  # base64; the hash chains' key, never the cipher key (SECURITY.md)
+    chain_key_file: str = ""
     hall_topic: str = "hall.events"
     alerts_topic: str = "supervision.alerts"
     consumer_group: str = "hallwatch"
@@ -178,6 +180,13 @@ class Settings(BaseSettings):
             path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def chain_secret(self) -> bytes:
+        """The hash chains' key: HALLWATCH_CHAIN_KEY, else HALLWATCH_CHAIN_KEY_FILE; only an
+        embedded SQLite store may keep a generated one in its data dir (see SECURITY.md)."""
+        from services.common.chainkey import chain_secret
+
+        return chain_secret(self)
 
     def season_starts(self) -> tuple[tuple[int, int], tuple[int, int]]:
         def pair(text: str) -> tuple[int, int]:

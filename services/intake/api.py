@@ -116,6 +116,7 @@ class History(BaseModel):
     chain_head: str
     verified: bool = Field(description="every link of the whole chain recomputed and equal")
     broken_at_sequence: int | None
+    broken_reason: str | None = Field(None, description="what is wrong at the first break")
 
 
 YEAR_BODY = {"type": "object", "required": ["year", "holidays", "workdays"],
