@@ -33,6 +33,22 @@ def published(client: Any) -> list[Sealed]:
     return [Sealed(int(position), str(link)) for position, link in rows]
 
 
+def ensure_topic(bootstrap: str, topic: str) -> None:
+    """The chain topic (one partition: heads in order), made if missing; brokers usually
+    refuse to create topics on first use."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        if topic not in admin.list_topics():
+            admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    except TopicAlreadyExistsError:
+        pass  # another process made it meanwhile
+    finally:
+        admin.close()
+
+
 class HeadPublisher:
     """Seals the log and publishes its head whenever it moved."""
 

@@ -14,7 +14,7 @@ from services.common.auth import Keyring
 from services.common.clickhouse import connect
 from services.common.settings import Settings
 from services.intake import api, audit
-from services.intake.heads import HeadPublisher
+from services.intake.heads import HeadPublisher, ensure_topic
 from services.intake.store import HallStore
 
 
@@ -36,6 +36,7 @@ class Intake:
 
             kafka = producer(self.store_settings.kafka_bootstrap)
             topic = f"{self.store_settings.hall_topic}.chain"
+            ensure_topic(self.store_settings.kafka_bootstrap, topic)
         publisher = HeadPublisher(self.store.log_chain, self.clickhouse, self.store.clock,
                                   kafka, topic)
         return publisher.start(stop, max(self.store_settings.poll_seconds, 0.5))

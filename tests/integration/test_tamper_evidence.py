@@ -5,14 +5,18 @@ the verifier and the command; never a 500."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
+from kafka import KafkaConsumer
 
 from hallwatch.case import case_id
 from services.common.clickhouse import connect
 from services.common.settings import Settings, SettingsError
 from services.intake.audit import verify_command
-from services.intake.heads import HeadPublisher
+from services.intake.heads import HeadPublisher, ensure_topic, published
+from services.intake.relay import producer
+from services.intake.service import build
 from tests.builders import accepted, completed
 from tests.conftest import AUDITOR_KEY, BUREAU_KEY, HALL_KEY, auth, bearer
 
@@ -167,3 +171,28 @@ def test_the_chain_key_is_not_derived_from_the_cipher_key(settings):
 
     derived = hashlib.sha256(b"hallwatch chain\0" + base64.b64decode(settings.cipher()))
     assert settings.chain_secret() not in (derived.digest(), base64.b64decode(settings.cipher()))
+
+
+def test_the_head_is_published_on_its_own_kafka_topic_and_in_clickhouse(settings, clock,
+                                                                        kafka):
+    intake = build(settings, clock)
+    intake.store.record(accepted("K1"), "H1")
+    topic = f"chain-{uuid.uuid4().hex[:8]}"
+    ensure_topic(kafka.bootstrap, topic)
+    clickhouse = connect(settings.clickhouse_url)
+    try:
+        publisher = HeadPublisher(intake.store.log_chain, clickhouse, clock,
+                                  producer(kafka.bootstrap), topic)
+        assert publisher.run_once() == 1
+        assert publisher.run_once() == 0  # nothing new: nothing published again
+        head = intake.store.log_chain.head()
+        consumer = KafkaConsumer(topic, bootstrap_servers=kafka.bootstrap,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=20000)
+        message = next(iter(consumer))
+        consumer.close()
+        assert json.loads(message.value) == {"position": head.position, "link": head.link,
+                                             "published_at": clock.now.isoformat()}
+        assert published(clickhouse) == [head]
+    finally:
+        clickhouse.close()
+        intake.store.close()
