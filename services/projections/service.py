@@ -18,6 +18,7 @@ from services.common.runner import consume_once
 from services.common.settings import Settings
 from services.common.sources import KafkaSource, LogSource, Source
 from services.common.workers import Worker
+from services.intake import asof
 from services.projections import api
 from services.projections.views import Views
 
@@ -56,8 +57,9 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              [settings.hall_topic, settings.alerts_topic],
                              f"{settings.consumer_group}-{CONSUMER}",
                              instance_id=settings.instance_id)
+    past = asof.reader(log_app) if log_app is not None else None
     router = api.router(views, Keyring(settings.key_specs), clock or settings.now(),
-                        settings.time_floor)
+                        settings.time_floor, past)
     return Projections(views, [source], router, settings)
 
 
