@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,6 +94,20 @@ def masked(envelope: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and value:
             applicant[key] = mask_text(value, head, tail)
     return {**envelope, "data": {**data, "applicant": applicant}}
+
+
+def stream_key(kind: str, hall_id: str | None, subject: str, data: Mapping[str, Any],
+               event_id: str) -> str:
+    """The stream (and the watch) a hall event belongs to: its case, its post (window),
+    its complaint, or — for one-off records — itself."""
+    family = kind.split(".", 1)[0]
+    if family == "case":
+        return f"case/{subject}"
+    if family == "post":
+        return f"post/{hall_id}/{subject}"
+    if family == "complaint":
+        return f"complaint/{hall_id}/{data.get('complaint_no', '')}"
+    return f"record/{hall_id}/{event_id}"
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from hallwatch import catalogue
 from hallwatch.case import NAMESPACE
 from hallwatch.catalogue import Fact
-from hallwatch.errors import ImpossibleSequence
+from hallwatch.errors import ImpossibleSequence, InvalidEvent
 
 # Hall-event lifecycles: action -> (states it may follow, state after).
 POST = {
@@ -26,11 +27,7 @@ COMPLAINT = {
 
 def stream_key(fact: Fact) -> str:
     """Which stream a hall event belongs to: a post (window), a complaint, or itself."""
-    if fact.type.startswith("post."):
-        return f"post/{fact.hall_id}/{fact.subject}"
-    if fact.type.startswith("complaint."):
-        return f"complaint/{fact.hall_id}/{fact.data.get('complaint_no', '')}"
-    return f"record/{fact.hall_id}/{fact.id}"
+    return catalogue.stream_key(fact.type, fact.hall_id, fact.subject, fact.data, fact.id)
 
 
 def stream_id(key: str) -> UUID:
@@ -47,6 +44,15 @@ def _next(table: dict[str, tuple[tuple[str | None, ...], str]], state: str | Non
     return after
 
 
+def _check_service_times(fact: Fact) -> None:
+    """An after-hours service cannot end before it starts (refused, 422)."""
+    start = catalogue.parse_time(str(fact.data.get("start", "")), "data.start")
+    end = catalogue.parse_time(str(fact.data.get("end", "")), "data.end")
+    if end < start:
+        raise InvalidEvent(f"the service ends at {end.isoformat()}, before it starts at "
+                           f"{start.isoformat()}", "data.end")
+
+
 class HallStream(Aggregate):
     """A post's absences, a complaint's handling, or a single recorded service."""
 
@@ -56,6 +62,8 @@ class HallStream(Aggregate):
 
     @classmethod
     def open(cls, fact: Fact, recorded_at: datetime | None = None) -> HallStream:
+        if fact.type == "service.after_hours":
+            _check_service_times(fact)
         key = stream_key(fact)
         return cls(key=key, hall_id=fact.hall_id, fact=fact.envelope,
                    state=_next({**POST, **COMPLAINT}, None, fact.type),

@@ -6,14 +6,39 @@ Both compute the findings and the watch's new state and record them in one event
 replay never judges again. A rule broken at a moment is raised with that moment as
 ``raised_at``, however late it is noticed (a restart after downtime, a late fact), and
 each (rule, moment) is raised once: its alert id is derived from them.
+
+The watch's state is one typed value (:class:`WatchState`), recorded whole with each
+judgement; ``as_dict``/``from_dict`` are its only conversions, used by the store.
+
+How an alert ends on the watch's side (the bureau may resolve any alert by hand). A
+report is *timely* when it was recorded within ``report_late_hours`` of the time it
+states; hallwatch's own events are always timely.
+
+- ``deadline.warning`` (yellow): cleared when the case is decided after the yellow
+  moment, when ``deadline.overdue`` supersedes it, or when the deadline moves later;
+  void when a timely report shows the case was decided before the yellow moment.
+- ``deadline.overdue``, ``immediate.not_same_day`` (red): an overdue episode is a fact.
+  Cleared when the case is decided after its due moment (the episode ended then). Void
+  only when a timely report shows the case was decided before the due moment, or when
+  an official calendar year puts the due moment after the moment the red was raised. A
+  report too late to be timely voids nothing: the red stands and ``report.late`` is
+  raised. A deadline that moves after the red (an extension approved after the due
+  moment) leaves the red standing until the bureau resolves it; if the new due moment
+  passes too, that is a new episode and a new red.
+- Timer findings (``tolerance.supplement_overdue``, ``procedure.overlong``,
+  ``post.absence_overrun``, ``complaint.overdue``, ``rating.rectification_overdue``):
+  stand once raised; void only when a timely report shows that what the timer waited
+  for (the supplement, the resumption, the return to the post, the resolution, the
+  rectification) happened before the finding's moment.
+- Every other finding stands.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -21,26 +46,139 @@ from eventsourcing.domain import Aggregate, event
 from hallwatch import lifecycle
 from hallwatch.calendar import WorkCalendar, local_date
 from hallwatch.case import NAMESPACE
-from hallwatch.catalogue import parse_time, short_type
+from hallwatch.catalogue import parse_time
+from hallwatch.published import DEADLINE_RECOMPUTED, HallMessage
 from hallwatch.rules import CLEARS_WHEN_CLOSED, RuleSet
+from hallwatch.summary import CaseSummary
 
 DEADLINE_RULES = ("deadline.warning", "deadline.overdue", "immediate.not_same_day")
+YELLOW_RULE = "deadline.warning"
+RED_RULES = ("deadline.overdue", "immediate.not_same_day")
 
 
-def watch_key(ce: dict[str, Any]) -> str:
-    """Which watch a published event belongs to."""
-    kind = short_type(ce["type"])
-    hall = ce["source"].rsplit("/", 1)[-1]
-    if kind.startswith("case."):
-        return f"case/{ce['subject']}"
-    if kind.startswith("post."):
-        return f"post/{hall}/{ce['subject']}"
-    if kind.startswith("complaint."):
-        return f"complaint/{hall}/{ce['data'].get('complaint_no', '')}"
-    return f"record/{hall}/{ce['id']}"
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
-@dataclass
+@dataclass(frozen=True)
+class Basis:
+    """A timer at the end of the ``working_days``-th working day after ``start``: a newly
+    loaded calendar year can move it."""
+
+    start: date
+    working_days: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.start.isoformat(), "working_days": self.working_days}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Basis:
+        return cls(date.fromisoformat(data["from"]), int(data["working_days"]))
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A rule's clock: raised at ``at`` unless the watch drops it first. ``since``: when
+    it was set (a finding is never dated before it); ``evidence``: the events behind it."""
+
+    at: datetime
+    since: datetime
+    evidence: tuple[str, ...]
+    detail: str = ""
+    basis: Basis | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "since": self.since.isoformat(),
+                "evidence": list(self.evidence), "detail": self.detail,
+                "basis": self.basis.as_dict() if self.basis else None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Timer:
+        basis = data.get("basis")
+        return cls(datetime.fromisoformat(data["at"]), datetime.fromisoformat(data["since"]),
+                   tuple(data.get("evidence") or ()), str(data.get("detail") or ""),
+                   Basis.from_dict(basis) if basis else None)
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An alert this watch raised and may still clear or void."""
+
+    key: str
+    raised_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "raised_at": self.raised_at.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OpenAlert:
+        return cls(str(data["key"]), datetime.fromisoformat(data["raised_at"]))
+
+
+@dataclass(frozen=True)
+class Context:
+    """Whom the watch's alerts concern (copied into each alert it raises)."""
+
+    hall_id: str | None = None
+    case_no: str | None = None
+    window_id: str | None = None
+    staff_id: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Context:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class WatchState:
+    """Everything a watch keeps between two judgements.
+
+    ``raised``: "rule@moment" of every timer already raised (never raised twice);
+    ``first_notice``: the first written list of missing materials; ``due_at``: the case's
+    due moment as last judged; ``last_position``: the store position last judged."""
+
+    timers: Mapping[str, Timer] = field(default_factory=dict)
+    raised: tuple[str, ...] = ()
+    open_alerts: Mapping[str, OpenAlert] = field(default_factory=dict)
+    first_notice: tuple[str, ...] | None = None
+    context: Context = field(default_factory=Context)
+    due_at: datetime | None = None
+    last_position: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "timers": {rule: t.as_dict() for rule, t in self.timers.items()},
+            "raised": list(self.raised),
+            "open_alerts": {rule: a.as_dict() for rule, a in self.open_alerts.items()},
+            "first_notice": list(self.first_notice) if self.first_notice is not None
+            else None,
+            "context": self.context.as_dict(),
+            "due_at": self.due_at.isoformat() if self.due_at else None,
+            "last_position": self.last_position,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WatchState:
+        notice = data.get("first_notice")
+        return cls(
+            timers={r: Timer.from_dict(t) for r, t in (data.get("timers") or {}).items()},
+            raised=tuple(data.get("raised") or ()),
+            open_alerts={r: OpenAlert.from_dict(a)
+                         for r, a in (data.get("open_alerts") or {}).items()},
+            first_notice=tuple(notice) if notice is not None else None,
+            context=Context.from_dict(data.get("context") or {}),
+            due_at=_moment(data.get("due_at")),
+            last_position=int(data.get("last_position") or 0))
+
+    def next_timer(self) -> datetime | None:
+        return min((t.at for t in self.timers.values()), default=None)
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     raised_at: str
@@ -49,7 +187,12 @@ class Finding:
     alert_key: str
 
     def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(str(data["rule"]), str(data["raised_at"]), list(data["evidence"]),
+                   str(data["detail"]), str(data["alert_key"]))
 
 
 @dataclass(frozen=True)
@@ -58,6 +201,14 @@ class Clear:
     at: str
     why: str
     void: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Clear:
+        return cls(str(data["alert_key"]), str(data["at"]), str(data["why"]),
+                   bool(data.get("void")))
 
 
 @dataclass
@@ -68,68 +219,137 @@ class Judgement:
     clears: list[Clear] = field(default_factory=list)
 
 
-class _State:
-    """A working copy of a watch's state while judging (never the aggregate itself)."""
+class _Judging:
+    """One judgement in progress: the watch's state as it changes, and what was decided."""
 
-    def __init__(self, watch: Watch) -> None:
-        self.key = watch.key
-        self.timers: dict[str, dict[str, Any]] = {k: dict(v) for k, v in watch.timers.items()}
-        self.raised: list[str] = list(watch.raised)
-        self.open_alerts: dict[str, dict[str, str]] = dict(watch.open_alerts)
-        self.first_notice: list[str] | None = watch.first_notice
-        self.context: dict[str, Any] = dict(watch.context)
-        self.due_at: str | None = watch.due_at
+    def __init__(self, key: str, state: WatchState) -> None:
+        self.key = key
+        self.state = state
         self.judgement = Judgement()
 
+    def update(self, **changes: Any) -> None:
+        self.state = replace(self.state, **changes)
+
     def finding(self, rule: str, at: datetime, evidence: list[str], detail: str,
-                unique: str) -> None:
+                unique: str) -> str:
+        """Raise ``rule`` at ``at``; returns the alert's key."""
         key = f"{self.key}/{rule}/{unique}"
         self.judgement.findings.append(Finding(rule, at.isoformat(), evidence, detail, key))
-        if rule in CLEARS_WHEN_CLOSED:
-            self.clear(rule, at, "superseded by a later deadline")
-            self.open_alerts[rule] = {"key": key, "raised_at": at.isoformat()}
+        return key
 
     def set_timer(self, rule: str, at: datetime, since: datetime, evidence: str,
-                  detail: str = "", basis: dict[str, Any] | None = None) -> None:
-        """``basis``: {"from": date, "working_days": n} when ``at`` is the end of the nth
-        working day after a date, so a newly loaded calendar year can move it."""
-        at_text = at.isoformat()
-        if f"{rule}@{at_text}" in self.raised:
+                  detail: str = "", basis: Basis | None = None) -> None:
+        if f"{rule}@{at.isoformat()}" in self.state.raised:
             return  # this (rule, moment) was raised already
-        current = self.timers.get(rule)
-        if current and current["at"] == at_text:
+        current = self.state.timers.get(rule)
+        if current and current.at == at:
             return
-        trail = [*(current["evidence"] if current else []), evidence]
-        self.timers[rule] = {"at": at_text, "since": since.isoformat(), "evidence": trail,
-                             "detail": detail, "basis": basis}
+        trail = (*(current.evidence if current else ()), evidence)
+        self.update(timers={**self.state.timers, rule: Timer(at, since, trail, detail, basis)})
 
     def drop_timer(self, rule: str) -> None:
-        self.timers.pop(rule, None)
+        if rule in self.state.timers:
+            self.update(timers={r: t for r, t in self.state.timers.items() if r != rule})
 
     def clear(self, rule: str, at: datetime, why: str, void: bool = False) -> None:
         """Close the open alert of ``rule``; ``void`` if it should never have been raised."""
-        alert = self.open_alerts.pop(rule, None)
+        alert = self.state.open_alerts.get(rule)
         if alert:
-            self.judgement.clears.append(Clear(alert["key"], at.isoformat(), why, void))
+            self.update(open_alerts={r: a for r, a in self.state.open_alerts.items()
+                                     if r != rule})
+            self.judgement.clears.append(Clear(alert.key, at.isoformat(), why, void))
+
+    def release(self, rule: str) -> None:
+        """Stop following the open alert of ``rule``: it stands until the bureau acts."""
+        if rule in self.state.open_alerts:
+            self.update(open_alerts={r: a for r, a in self.state.open_alerts.items()
+                                     if r != rule})
+
+    def mark_raised(self, rule: str, at: datetime) -> None:
+        """Treat (rule, at) as raised: the standing alert covers it."""
+        self.drop_timer(rule)
+        self.update(raised=(*self.state.raised, f"{rule}@{at.isoformat()}"))
+
+    def stop(self, rule: str, moment: datetime, timely: bool, ended: str,
+             clear_why: str | None = None) -> None:
+        """What ``rule``'s timer waited for ``ended`` at ``moment``: drop the timer, and
+        settle the alert it raised, if any — void if a timely report shows the end came
+        before the alert's moment; else cleared with ``clear_why`` (deadline warnings) or
+        left standing (findings, and anything a late report claims)."""
+        self.drop_timer(rule)
+        alert = self.state.open_alerts.get(rule)
+        if alert is None:
+            return
+        if moment <= alert.raised_at and timely:
+            self.clear(rule, moment, f"void: {ended} before this moment", void=True)
+        elif moment > alert.raised_at and clear_why:
+            self.clear(rule, moment, clear_why)
+        else:
+            self.release(rule)
 
     def expire(self, moment: datetime) -> None:
         """Raise every timer due at or before ``moment``, earliest first."""
-        due = sorted((parse_time(t["at"]), rule) for rule, t in self.timers.items()
-                     if parse_time(t["at"]) <= moment)
+        due = sorted((t.at, rule) for rule, t in self.state.timers.items() if t.at <= moment)
         for at, rule in due:
-            timer = self.timers.pop(rule)
-            raised_at = max(at, parse_time(timer["since"]))
-            self.raised.append(f"{rule}@{timer['at']}")
+            timer = self.state.timers[rule]
+            self.drop_timer(rule)
+            raised_at = max(at, timer.since)
+            self.update(raised=(*self.state.raised, f"{rule}@{timer.at.isoformat()}"))
             if rule == "deadline.overdue":
-                self.clear("deadline.warning", raised_at, "superseded by deadline.overdue")
-            self.finding(rule, raised_at, timer["evidence"], timer["detail"], timer["at"])
+                self.clear(YELLOW_RULE, raised_at, "superseded by deadline.overdue")
+            if rule == YELLOW_RULE:
+                self.clear(rule, raised_at, "superseded by a later deadline")
+            key = self.finding(rule, raised_at, list(timer.evidence), timer.detail,
+                               timer.at.isoformat())
+            # Followed until what the timer waited for happens (see the module docstring).
+            self.update(open_alerts={**self.state.open_alerts,
+                                     rule: OpenAlert(key, raised_at)})
 
 
-def _json(text: str | None) -> Any:
-    return json.loads(text) if text else None
+def _upcast_judged(state: dict[str, Any]) -> None:
+    """Version 1 recorded each part of the watch's state as its own attribute."""
+    parts = {name: state.pop(name, None) for name in
+             ("timers", "raised", "open_alerts", "first_notice", "context", "due_at")}
+    state["state"] = WatchState.from_dict({**parts, "last_position": state.pop("position")})
+    state["findings"] = [f if isinstance(f, Finding) else Finding.from_dict(f)
+                         for f in state["findings"]]
+    state["clears"] = [c if isinstance(c, Clear) else Clear.from_dict(c)
+                       for c in state["clears"]]
+
+
+def _upcast_rescheduled(state: dict[str, Any]) -> None:
+    state["timers"] = {rule: t if isinstance(t, Timer) else Timer.from_dict(t)
+                       for rule, t in state["timers"].items()}
+
+
+def _upcast_watch(state: dict[str, Any]) -> None:
+    """A version-1 snapshot: the state's parts were attributes of the watch."""
+    parts = {name: state.pop(name, None) for name in
+             ("timers", "raised", "open_alerts", "first_notice", "context", "due_at",
+              "last_position")}
+    state["state"] = WatchState.from_dict(parts)
 
 
 class Watch(Aggregate):
+    class_version: ClassVar[int] = 2
+    upcast_v1_v2 = staticmethod(_upcast_watch)
+
+    class Judged(Aggregate.Event):
+        class_version: ClassVar[int] = 2
+        upcast_v1_v2 = staticmethod(_upcast_judged)
+        key: str
+        source_event: str
+        state: WatchState
+        findings: list[Finding]
+        clears: list[Clear]
+
+    class Rescheduled(Aggregate.Event):
+        class_version: ClassVar[int] = 2
+        upcast_v1_v2 = staticmethod(_upcast_rescheduled)
+        key: str
+        timers: dict[str, Timer]
+        calendar_version: str
+
     @staticmethod
     def create_id(key: str) -> UUID:
         return uuid5(NAMESPACE, "watch/" + key)
@@ -137,214 +357,310 @@ class Watch(Aggregate):
     @event("Started")
     def __init__(self, key: str) -> None:
         self.key = key
-        self.timers: dict[str, dict[str, Any]] = {}
-        self.raised: list[str] = []
-        self.open_alerts: dict[str, dict[str, str]] = {}
-        self.first_notice: list[str] | None = None
-        self.context: dict[str, Any] = {}
-        self.due_at: str | None = None
-        self.last_position = 0
+        self.state = WatchState()
 
     # -- commands ----------------------------------------------------------------
 
-    def observe(self, ce: dict[str, Any], rules: RuleSet, calendar: WorkCalendar) -> Judgement:
+    def observe(self, message: HallMessage, rules: RuleSet, calendar: WorkCalendar
+                ) -> Judgement:
         """Judge one published event. An event at or before the last store position this
         watch judged is a redelivery (e.g. a relay that resent after a crash): skipped."""
-        position = int(ce.get("hwposition") or 0)
-        if position and position <= self.last_position:
+        last = self.state.last_position
+        if message.position and message.position <= last:
             return Judgement()
-        state = _State(self)
-        moment = parse_time(ce["time"])
-        state.expire(moment)  # clocks that ran out before this fact happened
-        _judge_fact(state, ce, moment, rules, calendar)
-        state.expire(moment)  # a clock the fact itself set in the past (a late report)
-        self._judged(key=self.key, source_event=ce["id"],
-                     position=max(position, self.last_position), **self._record(state))
-        return state.judgement
+        judging = _Judging(self.key, self.state)
+        judging.expire(message.time)  # clocks that ran out before this fact happened
+        _judge_message(judging, message, rules, calendar)
+        judging.expire(message.time)  # a clock the fact itself set in the past (a late report)
+        judging.update(last_position=max(message.position, last))
+        self._record(judging, message.id)
+        return judging.judgement
 
     def fire(self, now: datetime) -> Judgement:
-        state = _State(self)
-        state.expire(now)
-        if state.judgement.findings or state.judgement.clears:
-            self._judged(key=self.key, source_event="", position=self.last_position,
-                         **self._record(state))
-        return state.judgement
+        judging = _Judging(self.key, self.state)
+        judging.expire(now)
+        if judging.judgement.findings or judging.judgement.clears:
+            self._record(judging, "")
+        return judging.judgement
 
     def reschedule(self, calendar: WorkCalendar, calendar_version: str) -> bool:
         """Move working-day timers to where ``calendar`` puts them; True if any moved."""
-        timers = {}
-        for rule, timer in self.timers.items():
-            basis = timer.get("basis")
-            if basis:
-                at = calendar.end_of_working_day(date.fromisoformat(basis["from"]),
-                                                 basis["working_days"])
-                timer = {**timer, "at": at.isoformat()}
-            timers[rule] = timer
-        if timers == self.timers:
+        timers = {rule: replace(t, at=calendar.end_of_working_day(t.basis.start,
+                                                                   t.basis.working_days))
+                  if t.basis else t for rule, t in self.state.timers.items()}
+        if timers == self.state.timers:
             return False
         self._rescheduled(key=self.key, timers=timers, calendar_version=calendar_version)
         return True
 
-    @event("Rescheduled")
-    def _rescheduled(self, key: str, timers: dict[str, dict[str, Any]], calendar_version: str
-                     ) -> None:
-        self.timers = timers
+    @event(Rescheduled)
+    def _rescheduled(self, key: str, timers: dict[str, Timer], calendar_version: str) -> None:
+        self.state = replace(self.state, timers=timers)
 
     def next_timer(self) -> datetime | None:
-        return min((parse_time(t["at"]) for t in self.timers.values()), default=None)
+        return self.state.next_timer()
 
-    @staticmethod
-    def _record(state: _State) -> dict[str, Any]:
-        return {
-            "timers": state.timers, "raised": state.raised, "open_alerts": state.open_alerts,
-            "first_notice": state.first_notice, "context": state.context,
-            "due_at": state.due_at,
-            "findings": [f.as_dict() for f in state.judgement.findings],
-            "clears": [c.__dict__.copy() for c in state.judgement.clears],
-        }
+    def _record(self, judging: _Judging, source_event: str) -> None:
+        self._judged(key=self.key, source_event=source_event, state=judging.state,
+                     findings=judging.judgement.findings, clears=judging.judgement.clears)
 
-    @event("Judged")
-    def _judged(self, key: str, source_event: str, position: int,
-                timers: dict[str, dict[str, Any]],
-                raised: list[str], open_alerts: dict[str, dict[str, str]],
-                first_notice: list[str] | None, context: dict[str, Any], due_at: str | None,
-                findings: list[dict[str, Any]], clears: list[dict[str, Any]]) -> None:
-        self.last_position = position
-        self.timers = timers
-        self.raised = raised
-        self.open_alerts = open_alerts
-        self.first_notice = first_notice
-        self.context = context
-        self.due_at = due_at
+    @event(Judged)
+    def _judged(self, key: str, source_event: str, state: WatchState, findings: list[Finding],
+                clears: list[Clear]) -> None:
+        self.state = state
 
 
-def _judge_fact(state: _State, ce: dict[str, Any], moment: datetime, rules: RuleSet,
-                calendar: WorkCalendar) -> None:
-    kind = short_type(ce["type"])
-    data: dict[str, Any] = ce.get("data") or {}
-    summary = _json(ce.get("hwcase"))
-    ident = ce["id"]
-    if summary is not None:
-        state.context["hall_id"] = summary["hall_id"]
-    elif ce["source"] != "/hallwatch":  # hallwatch's own events speak for no hall
-        state.context["hall_id"] = ce["source"].rsplit("/", 1)[-1]
-    if kind.startswith("case."):
-        state.context["case_no"] = ce["subject"]
+def timers_in(recorded: Any) -> Mapping[str, Timer]:
+    """The timers a watch has after one of its recorded events (empty if it sets none)."""
+    if isinstance(recorded, Watch.Judged):
+        return recorded.state.timers
+    if isinstance(recorded, Watch.Rescheduled):
+        return recorded.timers
+    return {}
+
+
+# -- judging one message: who it concerns, then one check per subject -----------------
+
+@dataclass(frozen=True)
+class _Fact:
+    """The message being judged and what every check needs with it."""
+
+    message: HallMessage
+    rules: RuleSet
+    calendar: WorkCalendar
+
+    @property
+    def moment(self) -> datetime:
+        return self.message.time
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self.message.data
+
+    @property
+    def timely(self) -> bool:
+        """Recorded within the reporting delay of the time it states."""
+        message = self.message
+        limit = timedelta(hours=self.rules.report_late_hours)
+        return message.from_hallwatch or message.recorded_time - message.time <= limit
+
+    def working_days_after(self, days: int) -> tuple[datetime, Basis]:
+        """The end of the ``days``-th working day after the fact's day, and its basis."""
+        start = local_date(self.moment)
+        return self.calendar.end_of_working_day(start, days), Basis(start, days)
+
+
+Check = Callable[[_Judging, _Fact], None]
+
+
+def _note_context(j: _Judging, f: _Fact) -> None:
+    message, context = f.message, j.state.context
+    if message.hall_id is not None:
+        context = replace(context, hall_id=message.hall_id)
+    if message.type.startswith("case."):
+        context = replace(context, case_no=message.subject)
+    case = message.case
     for name in ("window_id", "staff_id"):
-        value = (summary or {}).get(name) or data.get(name)
+        value = (getattr(case, name) if case else None) or f.data.get(name)
         if value:
-            state.context[name] = value
-
-    recorded = parse_time(ce["hwrecordedtime"]) if ce.get("hwrecordedtime") else moment
-    limit = timedelta(hours=rules.report_late_hours)
-    if ce["source"] != "/hallwatch" and recorded - moment > limit:
-        state.finding("report.late", moment + limit, [ident],
-                      f"happened {moment.isoformat()}, recorded {recorded.isoformat()}", ident)
-
-    def working_days_after(days: int) -> tuple[datetime, dict[str, Any]]:
-        start = local_date(moment)
-        basis = {"from": start.isoformat(), "working_days": days}
-        return calendar.end_of_working_day(start, days), basis
-
-    if kind == "case.notice_issued":
-        listed = list(data.get("missing_materials", []))
-        if state.first_notice is None:
-            state.first_notice = sorted(listed)
-        else:
-            extra = sorted(set(listed) - set(state.first_notice))
-            if extra:
-                state.finding("notice.not_one_time", moment, [ident],
-                              "not in the first notice: " + "、".join(extra), ident)
-    elif kind == "case.extended":
-        if not data.get("approved_by"):
-            state.finding("extension.unapproved", moment, [ident], data.get("reason", ""), ident)
-        if not data.get("applicant_notified"):
-            state.finding("extension.not_notified", moment, [ident], "", ident)
-        if state.due_at and moment > parse_time(state.due_at):
-            state.finding("extension.after_due", moment, [ident],
-                          f"due {state.due_at}", ident)
-    elif kind == "case.rejected":
-        missing = [name for name, present in (
-            ("legal_basis", data.get("legal_basis")), ("notice_no", data.get("notice_no")),
-            ("review_rights_told", data.get("review_rights_told"))) if not present]
-        if missing:
-            state.finding("rejection.incomplete", moment, [ident],
-                          "missing: " + ", ".join(missing), ident)
-    elif kind == "case.suspended" and not data.get("applicant_informed"):
-        state.finding("procedure.not_informed", moment, [ident], data.get("procedure", ""), ident)
-    elif kind == "post.absence_noticed":
-        if not data.get("substitute_staff_id"):
-            state.finding("post.uncovered", moment, [ident],
-                          f"window {data.get('window_id')}, staff {data.get('staff_id')}", ident)
-        expected = parse_time(data["expected_return"])
-        state.set_timer("post.absence_overrun",
-                        expected + timedelta(minutes=rules.absence_grace_minutes), moment, ident,
-                        f"expected back {data['expected_return']}")
-    elif kind == "post.resumed":
-        state.drop_timer("post.absence_overrun")
-    elif kind == "complaint.received":
-        at, basis = working_days_after(rules.complaint_resolution_working_days)
-        state.set_timer("complaint.overdue", at, moment, ident, data.get("complaint_no", ""),
-                        basis)
-    elif kind == "complaint.resolved":
-        state.drop_timer("complaint.overdue")
-
-    if summary is not None:
-        _judge_case_clocks(state, kind, summary, moment, ident, rules, working_days_after)
+            context = replace(context, **{name: value})
+    j.update(context=context)
 
 
-def _judge_case_clocks(state: _State, kind: str, summary: dict[str, Any], moment: datetime,
-                       ident: str, rules: RuleSet, working_days_after: Any) -> None:
-    status = summary["status"]
-    state.due_at = summary.get("due_at")
-    running = status == lifecycle.ACCEPTED
-    if running and summary.get("due_at"):
-        if summary.get("kind") == "immediate":
-            wanted = {"immediate.not_same_day": summary["due_at"]}
-        else:
-            wanted = {"deadline.overdue": summary["due_at"],
-                      "deadline.warning": summary.get("yellow_at")}
-        for rule, at_text in wanted.items():
-            if not at_text:
-                continue
-            at = parse_time(at_text)
-            if rule in state.open_alerts:
-                if at <= moment:
-                    # Still past the (moved) moment: the open alert stands, one per episode.
-                    state.drop_timer(rule)
-                    continue
-                state.clear(rule, moment, "the deadline moved")
-            state.set_timer(rule, at, moment, ident)
-    else:
+def _check_report_delay(j: _Judging, f: _Fact) -> None:
+    limit = timedelta(hours=f.rules.report_late_hours)
+    message = f.message
+    if not f.timely:
+        j.finding("report.late", f.moment + limit, [message.id],
+                  f"happened {f.moment.isoformat()}, recorded "
+                  f"{message.recorded_time.isoformat()}", message.id)
+
+
+def _check_notice(j: _Judging, f: _Fact) -> None:
+    listed = list(f.data.get("missing_materials", []))
+    first = j.state.first_notice
+    if first is None:
+        j.update(first_notice=tuple(sorted(listed)))
+        return
+    extra = sorted(set(listed) - set(first))
+    if extra:
+        j.finding("notice.not_one_time", f.moment, [f.message.id],
+                  "not in the first written list: " + "、".join(extra), f.message.id)
+
+
+def _check_tolerance_list(j: _Judging, f: _Fact) -> None:
+    """A tolerance acceptance lists the missing materials in writing: that list is part
+    of the first written list a later notice may not go beyond."""
+    listed = set(j.state.first_notice or ()) | set(f.data.get("missing_materials", []))
+    j.update(first_notice=tuple(sorted(listed)))
+
+
+def _check_extension(j: _Judging, f: _Fact) -> None:
+    ident = f.message.id
+    if not f.data.get("approved_by"):
+        j.finding("extension.unapproved", f.moment, [ident], f.data.get("reason", ""), ident)
+    if not f.data.get("applicant_notified"):
+        j.finding("extension.not_notified", f.moment, [ident], "", ident)
+    due = j.state.due_at
+    if due and f.moment > due:
+        j.finding("extension.after_due", f.moment, [ident], f"due {due.isoformat()}", ident)
+
+
+def _check_rejection(j: _Judging, f: _Fact) -> None:
+    missing = [name for name in ("legal_basis", "notice_no", "review_rights_told")
+               if not f.data.get(name)]
+    if missing:
+        j.finding("rejection.incomplete", f.moment, [f.message.id],
+                  "missing: " + ", ".join(missing), f.message.id)
+
+
+def _check_suspension(j: _Judging, f: _Fact) -> None:
+    if not f.data.get("applicant_informed"):
+        j.finding("procedure.not_informed", f.moment, [f.message.id],
+                  f.data.get("procedure", ""), f.message.id)
+
+
+def _check_absence(j: _Judging, f: _Fact) -> None:
+    if not f.data.get("substitute_staff_id"):
+        j.finding("post.uncovered", f.moment, [f.message.id],
+                  f"window {f.data.get('window_id')}, staff {f.data.get('staff_id')}",
+                  f.message.id)
+    expected = parse_time(str(f.data["expected_return"]), "data.expected_return")
+    j.set_timer("post.absence_overrun",
+                expected + timedelta(minutes=f.rules.absence_grace_minutes), f.moment,
+                f.message.id, f"expected back {f.data['expected_return']}")
+
+
+def _check_return_to_post(j: _Judging, f: _Fact) -> None:
+    j.stop("post.absence_overrun", f.moment, f.timely, "the staff member was back")
+
+
+def _check_complaint(j: _Judging, f: _Fact) -> None:
+    at, basis = f.working_days_after(f.rules.complaint_resolution_working_days)
+    j.set_timer("complaint.overdue", at, f.moment, f.message.id,
+                f.data.get("complaint_no", ""), basis)
+
+
+def _check_complaint_resolved(j: _Judging, f: _Fact) -> None:
+    j.stop("complaint.overdue", f.moment, f.timely, "the complaint was resolved")
+
+
+# Checks of one hall action, by subject: a case's own records (its clocks come after,
+# in CASE_CLOCKS), a post, a complaint. One-off records (after-hours services,
+# inquiries) have no check beyond the reporting delay.
+CASE_CHECKS: dict[str, Check] = {
+    "case.tolerance_accepted": _check_tolerance_list,
+    "case.notice_issued": _check_notice,
+    "case.extended": _check_extension,
+    "case.rejected": _check_rejection,
+    "case.suspended": _check_suspension,
+}
+POST_CHECKS: dict[str, Check] = {
+    "post.absence_noticed": _check_absence,
+    "post.resumed": _check_return_to_post,
+}
+COMPLAINT_CHECKS: dict[str, Check] = {
+    "complaint.received": _check_complaint,
+    "complaint.resolved": _check_complaint_resolved,
+}
+RECORD_CHECKS: dict[str, Check] = {**CASE_CHECKS, **POST_CHECKS, **COMPLAINT_CHECKS}
+
+
+def _judge_message(j: _Judging, message: HallMessage, rules: RuleSet,
+                   calendar: WorkCalendar) -> None:
+    f = _Fact(message, rules, calendar)
+    _note_context(j, f)
+    _check_report_delay(j, f)
+    check = RECORD_CHECKS.get(message.type)
+    if check is not None:
+        check(j, f)
+    if message.case is not None:
+        for clock in CASE_CLOCKS:
+            clock(j, f, message.case)
+
+
+# -- the case's clocks: each one a small check over the summary after the fact --------
+
+CaseClock = Callable[[_Judging, _Fact, CaseSummary], None]
+
+
+def _deadline_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
+    """Yellow and red (or same-day) timers while the clock runs; none otherwise."""
+    previous_due = j.state.due_at
+    j.update(due_at=case.due_at)
+    if case.status != lifecycle.ACCEPTED or case.due_at is None:
         for rule in DEADLINE_RULES:
-            state.drop_timer(rule)
-    if status in lifecycle.OPEN and summary.get("supplement_pending") \
-            and summary.get("supplement_due_at"):
-        state.set_timer("tolerance.supplement_overdue", parse_time(summary["supplement_due_at"]),
-                        moment, ident)
-    else:
-        state.drop_timer("tolerance.supplement_overdue")
-    if status == lifecycle.SUSPENDED:
-        if kind == "case.suspended":
-            at, basis = working_days_after(rules.procedure_max_working_days)
-            state.set_timer("procedure.overlong", at, moment, ident,
-                            f"limit {rules.procedure_max_working_days} working days", basis)
-    else:
-        state.drop_timer("procedure.overlong")
-    if kind == "case.rated" and summary.get("rating_bad_open"):
-        at, basis = working_days_after(rules.rating_rectification_working_days)
-        state.set_timer("rating.rectification_overdue", at, moment, ident,
-                        f"satisfaction {summary.get('rating')}", basis)
-    if not summary.get("rating_bad_open"):
-        state.drop_timer("rating.rectification_overdue")
-    if status in lifecycle.CLOSED:
-        for rule in CLEARS_WHEN_CLOSED:
-            alert = state.open_alerts.get(rule)
-            if alert and moment <= parse_time(alert["raised_at"]):
-                # Decided before the warning's moment, reported after it (within the
-                # allowed delay): the warning never applied.
-                state.clear(rule, moment, f"void: the case was {status} before this moment",
-                            void=True)
+            j.drop_timer(rule)
+        return
+    wanted: dict[str, datetime | None]
+    if case.kind == "immediate":
+        wanted = {"immediate.not_same_day": case.due_at}
+    elif case.due_at > f.moment:
+        wanted = {"deadline.overdue": case.due_at, YELLOW_RULE: case.yellow_at}
+    else:  # already past the due moment: a yellow would say nothing new
+        j.drop_timer(YELLOW_RULE)
+        wanted = {"deadline.overdue": case.due_at}
+    moved = previous_due is not None and previous_due != case.due_at
+    for rule, at in wanted.items():
+        if at is None:
+            continue
+        alert = j.state.open_alerts.get(rule)
+        if alert is not None and rule == YELLOW_RULE:
+            if at <= f.moment:
+                j.drop_timer(rule)  # the yellow stands until the red or the decision
+                continue
+            j.clear(rule, f.moment, "the deadline moved")
+        elif alert is not None:  # a red: this overdue episode happened
+            if f.message.type == DEADLINE_RECOMPUTED and at > alert.raised_at:
+                j.clear(rule, f.moment, f"void: the official calendar puts the due moment "
+                                        f"at {at.isoformat()}", void=True)
+            elif moved:
+                j.release(rule)  # it stands until the bureau resolves it
+                if at <= f.moment:
+                    j.mark_raised(rule, at)  # still the same episode: no second red
+                    continue
             else:
-                state.clear(rule, moment, f"the case was {status}")
+                j.drop_timer(rule)
+                continue
+        j.set_timer(rule, at, f.moment, f.message.id)
 
+
+def _supplement_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
+    if case.status in lifecycle.OPEN and case.supplement_pending and case.supplement_due_at:
+        j.set_timer("tolerance.supplement_overdue", case.supplement_due_at, f.moment,
+                    f.message.id)
+    else:
+        j.stop("tolerance.supplement_overdue", f.moment, f.timely,
+               "the materials were supplemented")
+
+
+def _procedure_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
+    if case.status != lifecycle.SUSPENDED:
+        j.stop("procedure.overlong", f.moment, f.timely, "the special procedure ended")
+    elif f.message.type == "case.suspended":
+        at, basis = f.working_days_after(f.rules.procedure_max_working_days)
+        j.set_timer("procedure.overlong", at, f.moment, f.message.id,
+                    f"limit {f.rules.procedure_max_working_days} working days", basis)
+
+
+def _rating_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
+    if not case.rating_bad_open:
+        j.stop("rating.rectification_overdue", f.moment, f.timely,
+               "the bad review was rectified")
+    elif f.message.type == "case.rated":
+        at, basis = f.working_days_after(f.rules.rating_rectification_working_days)
+        j.set_timer("rating.rectification_overdue", at, f.moment, f.message.id,
+                    f"satisfaction {case.rating}", basis)
+
+
+def _decision(j: _Judging, f: _Fact, case: CaseSummary) -> None:
+    """A decided case's deadline alerts end (see the module docstring)."""
+    if case.status not in lifecycle.CLOSED:
+        return
+    for rule in CLEARS_WHEN_CLOSED:
+        j.stop(rule, f.moment, f.timely, f"the case was {case.status}",
+               clear_why=f"the case was {case.status}")
+
+
+CASE_CLOCKS: tuple[CaseClock, ...] = (_deadline_clock, _supplement_clock, _procedure_clock,
+                                      _rating_clock, _decision)

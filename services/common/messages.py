@@ -1,26 +1,31 @@
 """The one published form of a stored event: a CloudEvent with hallwatch extensions.
 
 The relay sends it to Kafka and the embedded log source hands the same dict to the
-consumers, so supervision and projections run the same code either way.
+consumers, so supervision and projections run the same code either way. A consumer
+reads a hall event through ``Message.hall``: the wire dict parsed once into a
+:class:`~hallwatch.published.HallMessage`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from hallwatch.alert import Alert
 from hallwatch.case import Case
-from hallwatch.catalogue import TYPE_PREFIX, masked, short_type
+from hallwatch.catalogue import TYPE_PREFIX, masked, short_type, stream_key
 from hallwatch.hall import CalendarYear, HallStream
-from hallwatch.watch import watch_key
+from hallwatch.published import HallMessage, hall_of_source
 
-_CASE_FACTS = (Case.Opened, Case.FactRecorded)  # type: ignore[attr-defined]
+_CASE_FACTS = (Case.Opened, Case.FactRecorded)
 _STREAM_FACTS = (HallStream.Opened, HallStream.FactRecorded)  # type: ignore[attr-defined]
-_RECOMPUTED = Case.DeadlineRecomputed  # type: ignore[attr-defined]
+_RECOMPUTED = Case.DeadlineRecomputed
+_ALERT_TOPIC = f"{Alert.__module__}:{Alert.__qualname__}."
 _YEAR_LOADED = (CalendarYear.Loaded, CalendarYear.Reloaded)  # type: ignore[attr-defined]
 
 
@@ -38,6 +43,16 @@ class Message:
     def text(self) -> str:
         return self.raw or json.dumps(self.value, ensure_ascii=False)
 
+    @property
+    def is_alert(self) -> bool:
+        """An alert from ``supervision.alerts`` (not a hall event)."""
+        return "alert_id" in self.value
+
+    @cached_property
+    def hall(self) -> HallMessage:
+        """The hall event, parsed once (on first use) from the wire form."""
+        return HallMessage.from_cloudevent(self.value)
+
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -53,7 +68,7 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
         "hwrecordedtime": getattr(event, "recorded_at", None) or event.timestamp.isoformat(),
     }
     if isinstance(event, _CASE_FACTS):
-        return {**masked(event.fact), **extensions, "hwcase": _json(event.summary),
+        return {**masked(event.fact), **extensions, "hwcase": _json(event.summary.as_dict()),
                 "hwchain": event.chain}
     if isinstance(event, _STREAM_FACTS):
         return {**masked(event.fact), **extensions, "hwstate": _json({"state": event.state})}
@@ -75,11 +90,11 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
             "id": f"recomputed-{event.originator_id}-{event.originator_version}",
             "source": "/hallwatch",
             "type": TYPE_PREFIX + "case.deadline_recomputed",
-            "subject": summary["case_no"],
+            "subject": summary.case_no,
             "time": event.recorded_at,
             "data": {"calendar_year": event.calendar_year},
             **extensions,
-            "hwcase": _json(summary),
+            "hwcase": _json(summary.as_dict()),
             "hwchain": event.chain,
         }
     return None
@@ -87,7 +102,7 @@ def to_cloudevent(app: Application[Any], notification: Notification) -> dict[str
 
 def alert_message(app: Application[Any], notification: Notification) -> dict[str, Any] | None:
     """An alert as it stood after this event (for ``supervision.alerts``), or None."""
-    if ":Alert." not in notification.topic:
+    if not notification.topic.startswith(_ALERT_TOPIC):
         return None
     alert: Any = app.repository.get(notification.originator_id,
                                     version=notification.originator_version)
@@ -113,9 +128,14 @@ def message_key(value: dict[str, Any]) -> str:
     their id."""
     if "alert_id" in value:
         return str(value["alert_id"])
-    if short_type(value["type"]).startswith("case."):
+    kind = short_type(value["type"])
+    if kind.startswith("case."):
         return str(value["subject"])
-    return watch_key(value)
+    # hallwatch's own events keep the key they always had: "record/hallwatch/{id}".
+    source = str(value["source"])
+    hall = hall_of_source(source) or source.rsplit("/", 1)[-1]
+    return stream_key(kind, hall, str(value["subject"]), value.get("data") or {},
+                      str(value["id"]))
 
 
 def partition_key_of_watch(key: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from hallwatch.case import case_id
 from hallwatch.errors import InvalidEvent, NotFound
+from hallwatch.summary import CaseSummary
 from services.intake.store import HallStore
 
 
@@ -16,7 +17,7 @@ from services.intake.store import HallStore
 class Known:
     """The case's summary after its last event recorded by then, and that moment."""
 
-    summary: dict[str, Any]
+    summary: CaseSummary
     moment: datetime  # the light is judged here
     sequence: int
     position: int
@@ -42,7 +43,7 @@ def known(store: HallStore, case_no: str, as_of: datetime | None = None,
         recorded = datetime.fromisoformat(event.recorded_at)
         if as_of is not None and recorded > as_of:
             break
-        found = Known(dict(event.summary), as_of or recorded, event.originator_version, at)
+        found = Known(event.summary, as_of or recorded, event.originator_version, at)
     if found is None:
         when = f"by {as_of.isoformat()}" if as_of else f"at log position {position}"
         raise NotFound(f"case {case_no} had no events recorded {when}",
@@ -53,7 +54,7 @@ def known(store: HallStore, case_no: str, as_of: datetime | None = None,
 def reader(store: HallStore) -> Any:
     """``(case_no, as_of, position) -> (summary, moment)`` for the case route."""
     def read(case_no: str, as_of: datetime | None, position: int | None
-             ) -> tuple[dict[str, Any], datetime]:
+             ) -> tuple[CaseSummary, datetime]:
         found = known(store, case_no, as_of, position)
         return found.summary, found.moment
     return read

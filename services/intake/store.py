@@ -17,9 +17,11 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder
 
+from hallwatch import stored
 from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
-from hallwatch.case import GENESIS, Case, case_id, link
+from hallwatch.case import GENESIS, Case, case_id, link, recomputed_content
 from hallwatch.catalogue import OPENING_TYPES, Fact, masked
 from hallwatch.errors import (
     DomainError,
@@ -107,6 +109,10 @@ class HallStore(Application[UUID]):
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        stored.register(transcoder)  # case summaries are stored as typed values
 
     # -- writing -----------------------------------------------------------------
 
@@ -350,8 +356,7 @@ class HallStore(Application[UUID]):
                 content = event.fact
                 shown = {"fact": content if unmasked else masked(content)}
             else:
-                content = {"deadline": event.summary["deadline"],
-                           "calendar_year": event.calendar_year}
+                content = recomputed_content(event.summary, event.calendar_year)
                 shown = {"recomputed": content}
             expected = link(previous, content, self.chain_key)
             if broken_at is None and expected != event.chain:
@@ -374,7 +379,8 @@ class HallStore(Application[UUID]):
             broken_at = self._sequence_at(in_log.position, case_uuid)
             reason = in_log.reason
         return {"case_no": case_no, "as_of": as_of.isoformat() if as_of else None,
-                "events": events, "summary": summary, "chain_head": previous,
+                "events": events, "summary": summary.as_dict() if summary else None,
+                "chain_head": previous,
                 "verified": broken_at is None, "broken_at_sequence": broken_at,
                 "broken_reason": reason}
 

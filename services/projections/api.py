@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
 from hallwatch.errors import Forbidden, InvalidEvent, NotFound
+from hallwatch.summary import CaseSummary
 from services.common.auth import Keyring, Principal
 from services.common.http import (
     bounded_date,
@@ -59,8 +60,8 @@ class Report(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-def _local(text: str | None) -> str | None:
-    return datetime.fromisoformat(text).astimezone(CHINA_TZ).isoformat() if text else None
+def _local(moment: datetime | None) -> str | None:
+    return moment.astimezone(CHINA_TZ).isoformat() if moment else None
 
 
 def _raised(alert: dict[str, Any]) -> datetime:
@@ -68,15 +69,16 @@ def _raised(alert: dict[str, Any]) -> datetime:
     return raised if isinstance(raised, datetime) else datetime.fromisoformat(str(raised))
 
 
-def case_body(summary: dict[str, Any], now: datetime, findings: list[dict[str, Any]]
+def case_body(summary: CaseSummary, now: datetime, findings: list[dict[str, Any]]
               ) -> dict[str, Any]:
-    body = {k: summary.get(k) for k in CASE_FIELDS}
+    shown = summary.as_dict()
+    body = {k: shown[k] for k in CASE_FIELDS}
     for key in ("accepted_at", "due_at", "yellow_at", "closed_at", "supplement_due_at"):
-        body[key] = _local(body[key])
-    deadline = summary.get("deadline") or {}
+        body[key] = _local(getattr(summary, key))
+    deadline = summary.deadline
     body["deadline"] = {
-        "calendar": deadline.get("calendar", []),
-        "steps": deadline.get("steps", []),
+        "calendar": list(deadline.calendar) if deadline else [],
+        "steps": [s.as_dict() for s in deadline.steps] if deadline else [],
     }
     body["light"] = light(summary, now)
     body["findings"] = findings

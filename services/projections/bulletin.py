@@ -34,7 +34,8 @@ CASES_SQL = f"""
 SELECT {{key}},
   countIf({_in("accepted_at")}) AS accepted,
   countIf(status IN {DONE} AND {_in("closed_at")}) AS completed,
-  countIf(status IN {DONE} AND {_in("closed_at")} AND closed_at <= due_at) AS on_time,
+  countIf(status IN {DONE} AND {_in("closed_at")} AND closed_at <= due_at
+          AND JSONExtractString(summary, 'missed_due_at') = '') AS on_time,
   countIf(status IN {DONE} AND {_in("closed_at")} AND yellow_at IS NOT NULL
           AND closed_at < yellow_at) AS early,
   avgIf(JSONExtractInt(summary, 'working_days_used'), status IN {DONE} AND {_in("closed_at")})

@@ -12,7 +12,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from hallwatch.catalogue import short_type
+from hallwatch.published import HallMessage
+from hallwatch.summary import CaseSummary
 from services.common.clickhouse import DATABASE
 from services.common.messages import Message
 from services.common.metrics import PROJECTED
@@ -59,10 +60,6 @@ def _ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _hall(source: str) -> str:
-    return source.rsplit("/", 1)[-1]
-
-
 class Views:
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -77,26 +74,25 @@ class Views:
         cases: dict[str, list[Any]] = {}
         alerts: dict[str, list[Any]] = {}
         for message in batch:
-            ce = message.value
-            if "alert_id" in ce:
-                row = self._alert_row(ce)
-                if ce["alert_id"] not in alerts or alerts[ce["alert_id"]][-1] < ce["version"]:
-                    alerts[ce["alert_id"]] = row
+            if message.is_alert:
+                a = message.value
+                row = self._alert_row(a)
+                if a["alert_id"] not in alerts or alerts[a["alert_id"]][-1] < a["version"]:
+                    alerts[a["alert_id"]] = row
                 continue
-            summary = json.loads(ce["hwcase"]) if "hwcase" in ce else None
-            data, known = ce.get("data") or {}, summary or {}
+            hall = message.hall
+            case = hall.case
             events.append([
-                ce["id"], _hall(ce["source"]), short_type(ce["type"]), ce["subject"],
-                _ts(ce["time"]), _ts(ce["hwrecordedtime"]), ce["hwposition"],
-                ce["hwsequence"], data.get("window_id") or known.get("window_id") or "",
-                data.get("staff_id") or known.get("staff_id") or "",
-                known.get("office_hours", ""),
-                ce.get("hwchain", ""), message.text(),
+                hall.id, hall.hall_id or "hallwatch", hall.type, hall.subject, hall.time,
+                hall.recorded_time, hall.position, hall.sequence,
+                hall.data.get("window_id") or (case and case.window_id) or "",
+                hall.data.get("staff_id") or (case and case.staff_id) or "",
+                (case and case.office_hours) or "", hall.chain or "", message.text(),
             ])
-            if summary is not None:
-                previous = cases.get(summary["case_no"])
-                if previous is None or previous[-2] < ce["hwsequence"]:
-                    cases[summary["case_no"]] = self._case_row(summary, ce)
+            if case is not None:
+                previous = cases.get(case.case_no)
+                if previous is None or previous[-2] < hall.sequence:
+                    cases[case.case_no] = self._case_row(case, hall)
         if events:
             self.client.insert(f"{DATABASE}.events", events, column_names=EVENT_COLUMNS)
         if cases:
@@ -118,13 +114,13 @@ class Views:
         ]
 
     @staticmethod
-    def _case_row(s: dict[str, Any], ce: dict[str, Any]) -> list[Any]:
+    def _case_row(s: CaseSummary, hall: HallMessage) -> list[Any]:
         return [
-            s["case_no"], s["hall_id"], s.get("matter_code") or "", s.get("matter_name") or "",
-            s.get("kind") or "", s["status"], _ts(s.get("accepted_at")), _ts(s.get("due_at")),
-            _ts(s.get("yellow_at")), _ts(s.get("closed_at")), bool(s.get("provisional")),
-            s.get("window_id") or "", s.get("staff_id") or "", s.get("promised_days"),
-            ce["hwcase"], ce["hwsequence"], ce["hwposition"],
+            s.case_no, s.hall_id, s.matter_code or "", s.matter_name or "", s.kind or "",
+            s.status, s.accepted_at, s.due_at, s.yellow_at, s.closed_at, s.provisional,
+            s.window_id or "", s.staff_id or "", s.promised_days,
+            hall.case_text or json.dumps(s.as_dict(), ensure_ascii=False, sort_keys=True),
+            hall.sequence, hall.position,
         ]
 
     def load_position(self, consumer: str) -> int:
@@ -139,11 +135,11 @@ class Views:
 
     # -- reading -----------------------------------------------------------------
 
-    def case(self, case_no: str) -> dict[str, Any] | None:
+    def case(self, case_no: str) -> CaseSummary | None:
         rows = self.client.query(
             f"SELECT summary FROM {DATABASE}.cases FINAL WHERE case_no = {{n:String}}",
             parameters={"n": case_no}).result_rows
-        return json.loads(rows[0][0]) if rows else None
+        return CaseSummary.from_dict(json.loads(rows[0][0])) if rows else None
 
     def history(self, case_no: str) -> list[dict[str, Any]]:
         rows = self.client.query(

@@ -21,14 +21,16 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import JSONTranscoder, Notification, ProcessRecorder, Tracking
 
+from hallwatch import stored
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
 from hallwatch.calendar import WorkCalendar, YearRules
-from hallwatch.catalogue import TYPE_PREFIX, parse_time
+from hallwatch.catalogue import parse_time
 from hallwatch.errors import NotFound
+from hallwatch.published import YEAR_LOADED, HallMessage
 from hallwatch.rules import RuleSet, severity
-from hallwatch.watch import Judgement, Watch, watch_key
+from hallwatch.watch import Judgement, Watch, timers_in
 from services.common import calendars, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
@@ -38,7 +40,6 @@ from services.intake.store import store_env
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
 ATTEMPTS = 20
-YEAR_LOADED = TYPE_PREFIX + "calendar.year_loaded"
 
 
 def load_rules(path: str) -> RuleSet:
@@ -87,6 +88,10 @@ class Supervision(Application[UUID]):
         self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
         self.refresh_index()
 
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        stored.register(transcoder)  # watch states and judgements are typed values
+
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
 
@@ -118,13 +123,13 @@ class Supervision(Application[UUID]):
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
         years: list[Any] = []
-        known = storage.existing(self, (Watch.create_id(watch_key(m.value)) for m in fresh))
+        known = storage.existing(self, (Watch.create_id(m.hall.watch_key) for m in fresh))
         for message in fresh:
-            if message.value["type"] == YEAR_LOADED:
-                years.append(self._year_loaded(message.value, watches, alerts))
+            if message.hall.type == YEAR_LOADED:
+                years.append(self._year_loaded(message.hall, watches, alerts))
                 continue
-            watch = self._watch(watch_key(message.value), watches, known)
-            self._apply(watch.observe(message.value, self.rules, self.calendar), watch, alerts)
+            watch = self._watch(message.hall.watch_key, watches, known)
+            self._apply(watch.observe(message.hall, self.rules, self.calendar), watch, alerts)
         processing: ProcessingEvent[UUID] = ProcessingEvent(
             tracking=Tracking(name, fresh[-1].offset + 1))
         processing.collect_events(*years, *watches.values(), *alerts.values())
@@ -132,13 +137,13 @@ class Supervision(Application[UUID]):
         self._take_snapshots(processing)  # as save() would: this path records tracking too
         self.refresh_index()
 
-    def _year_loaded(self, ce: dict[str, Any], watches: dict[UUID, Watch],
+    def _year_loaded(self, message: HallMessage, watches: dict[UUID, Watch],
                      alerts: dict[UUID, Alert]) -> Any:
         """An official year arrived: record it, and move every working-day timer
         (complaints, ratings, procedures) that the estimate had placed."""
-        data = {k: v for k, v in ce["data"].items() if k != "version"}
+        data = {k: v for k, v in message.data.items() if k != "version"}
         rules = YearRules.from_dict(data)
-        year = calendars.year_loaded(self, rules, "bureau", ce["time"])
+        year = calendars.year_loaded(self, rules, "bureau", message.time.isoformat())
         self.calendar = self.calendar.with_year(rules)
         with self._lock:
             idents = list(self._timers)
@@ -170,7 +175,8 @@ class Supervision(Application[UUID]):
                 continue  # that rule, at that moment, was raised already
             alerts[ident] = Alert(
                 key=finding.alert_key, rule=finding.rule, severity=severity(finding.rule),
-                watch=watch.key, context=dict(watch.context), raised_at=finding.raised_at,
+                watch=watch.key, context=watch.state.context.as_dict(),
+                raised_at=finding.raised_at,
                 evidence=finding.evidence, detail=finding.detail,
                 rules_version=self.rules.version)
             ALERTS.labels(finding.rule).inc()
@@ -254,8 +260,7 @@ class Supervision(Application[UUID]):
         ident = UUID(str(notification.originator_id))
         if ":Watch." in topic:
             event: Any = self.mapper.to_domain_event(notification)
-            timers = getattr(event, "timers", {})
-            upcoming = [parse_time(t["at"]) for t in timers.values()]
+            upcoming = [t.at for t in timers_in(event).values()]
             if upcoming:
                 self._timers[ident] = (min(upcoming), event.key)
             else:

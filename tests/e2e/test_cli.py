@@ -38,8 +38,8 @@ def test_calendar_load_records_the_year_and_recomputes_provisional_deadlines(tmp
     assert "recomputed 1 provisional deadlines" in result.stdout
     reopened = build(settings, FixedClock("2027-01-02T09:00:00+08:00"))
     case = reopened.store.case("C1")
-    assert (case.version, case.summary["provisional"]) == (2, False)
-    assert case.summary["due_at"] == "2027-01-12T23:59:59+08:00"
+    assert (case.version, case.summary.provisional) == (2, False)
+    assert case.summary.due_at.isoformat() == "2027-01-12T23:59:59+08:00"
     assert reopened.store.calendar.year(2027).source == "official"
     reopened.store.close()
 

@@ -34,8 +34,8 @@ def test_a_binary_mode_event_from_the_sdk_is_stored(client, intake):
     assert response.status_code == 201, response.text
     assert response.json()["subject"] == "C1"
     summary = intake.store.case("C1").summary
-    assert summary["matter_code"] == ACCEPTED_DATA["matter_code"]
-    assert summary["accepted_at"].startswith("2026-09-30T10:00:00")
+    assert summary.matter_code == ACCEPTED_DATA["matter_code"]
+    assert summary.accepted_at.isoformat().startswith("2026-09-30T10:00:00")
 
 
 def test_a_structured_mode_event_from_the_sdk_is_stored(client):
@@ -99,7 +99,7 @@ def test_a_json_batch_answers_each_event_in_order(client, intake):
     assert answer["results"][2]["field"] == "data.promised_days"
     assert answer["results"][2]["detail_zh"]
     assert (answer["stored"], answer["refused"], answer["failed"]) == (2, 2, 0)
-    assert intake.store.case("C2").summary["status"] == "accepted"
+    assert intake.store.case("C2").summary.status == "accepted"
 
 
 def test_a_json_batch_that_is_not_an_array_answers_400(client):

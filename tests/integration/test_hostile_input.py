@@ -98,7 +98,7 @@ def test_a_lone_surrogate_in_a_member_name_answers_422_naming_it_escaped(client,
 def test_line_breaks_are_kept_in_free_text_but_refused_in_identifiers(client, intake):
     assert post_raw(client, json.dumps(accepted("C1", matter_name="不动产\n转移登记")
                                        ).encode()).status_code == 201
-    assert intake.store.case("C1").summary["matter_name"] == "不动产\n转移登记"
+    assert intake.store.case("C1").summary.matter_name == "不动产\n转移登记"
     refused(post_raw(client, json.dumps(accepted("C2", staff_id="S01\t")).encode()), 422,
             "data.staff_id")
 

@@ -49,7 +49,7 @@ def test_a_batch_answers_each_line_and_stores_only_the_good_ones(client, intake)
     assert results[4]["field"] == "subject"
     assert results[3]["sequence"] == 2
     assert response.json() == {**response.json(), "stored": 3, "refused": 3}
-    assert intake.store.case("C1").summary["status"] == "completed"
+    assert intake.store.case("C1").summary.status == "completed"
     # positions are real store positions, in line order
     positions = [results[i]["position"] for i in (0, 3, 5)]
     assert positions == sorted(positions)
@@ -90,16 +90,16 @@ def test_loading_an_official_year_recomputes_provisional_deadlines_as_new_events
     for e in (late, early):
         assert client.post("/v1/events", content=json.dumps(e), headers=auth(HALL_KEY)
                            ).status_code == 201
-    assert intake.store.case("C1").summary["provisional"] is True
-    before = intake.store.case("C1").summary["due_at"]
+    assert intake.store.case("C1").summary.provisional is True
+    before = intake.store.case("C1").summary.due_at.isoformat()
     response = client.post("/v1/calendar/years", json=YEAR_2027, headers=bearer(BUREAU_KEY))
     assert response.status_code == 201, response.text
     assert response.json()["recomputed"] == ["C1"]
     case = intake.store.case("C1")
     assert case.version == 2
-    assert case.summary["provisional"] is False
-    assert case.summary["due_at"] == "2027-01-12T23:59:59+08:00" != before
-    assert intake.store.case("C1", as_of_version=1).summary["due_at"] == before
+    assert case.summary.provisional is False
+    assert case.summary.due_at.isoformat() == "2027-01-12T23:59:59+08:00" != before
+    assert intake.store.case("C1", as_of_version=1).summary.due_at.isoformat() == before
     year = client.get("/v1/calendar/years/2027", headers=auth(BUREAU_KEY)).json()
     assert year["source"] == "official" and year["provisional"] is False
 
@@ -183,10 +183,10 @@ def test_a_corrected_official_year_recomputes_deadlines_that_were_no_longer_prov
     intake.store.record(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10),
                         "H1")
     assert intake.store.load_calendar_year(YearRules.from_dict(YEAR_2027), "bureau") == ["C1"]
-    assert intake.store.case("C1").summary["due_at"] == "2027-01-12T23:59:59+08:00"
+    assert intake.store.case("C1").summary.due_at.isoformat() == "2027-01-12T23:59:59+08:00"
     corrected = {**YEAR_2027, "holidays": [*YEAR_2027["holidays"], "2027-01-06"]}
     assert intake.store.load_calendar_year(YearRules.from_dict(corrected), "bureau") == ["C1"]
-    assert intake.store.case("C1").summary["due_at"] == "2027-01-13T23:59:59+08:00"
+    assert intake.store.case("C1").summary.due_at.isoformat() == "2027-01-13T23:59:59+08:00"
     assert intake.store.case("C1").version == 3
 
 
@@ -201,7 +201,7 @@ def test_an_intake_that_missed_a_loaded_year_catches_up_before_judging(intake, c
                              {"extra_days": 1, "reason": "r", "approved_by": "L1",
                               "applicant_notified": True}), "H1")
     # 01-12 under the official year, plus one working day: 01-13 (not the estimate's 01-11).
-    assert stale.store.case("C1").summary["due_at"] == "2027-01-13T23:59:59+08:00"
+    assert stale.store.case("C1").summary.due_at.isoformat() == "2027-01-13T23:59:59+08:00"
     stale.store.close()
 
 
@@ -215,7 +215,7 @@ def test_a_long_lived_case_loads_from_a_snapshot_with_the_same_state(intake):
     assert [s.originator_version for s in snapshots] == [50, 100]
     case = intake.store.case("C1")
     assert case.version == 121
-    assert len(case.summary["notice_materials"]) == 120
+    assert len(case.summary.notice_materials) == 120
     replayed = None
     for stored in intake.store.events.get(case_id("C1")):  # every event, no snapshot
         replayed = stored.mutate(replayed)

@@ -37,8 +37,8 @@ def test_the_embedded_log_source_builds_the_case_view(settings, clock, views):
                        lambda p: views.save_position("t", p))
     drain(source, views, rounds=2)
     case = views.case("C1")
-    assert case["status"] == "completed"
-    assert case["due_at"] == "2026-10-13T23:59:59+08:00"
+    assert case.status == "completed"
+    assert case.due_at.isoformat() == "2026-10-13T23:59:59+08:00"
     assert [e["type"] for e in views.history("C1")] == ["cn.gov.hall.case.accepted",
                                                        "cn.gov.hall.case.completed"]
     assert views.load_position("t") == intake.store.recorder.max_notification_id()
@@ -68,7 +68,7 @@ def test_a_kafka_consumer_group_feeds_the_views_and_commits_after_writing(
     source = KafkaSource(kafka.bootstrap, [topic], group)
     drain(source, views, rounds=20)
     source.close()
-    assert all(views.case(f"C{n}")["status"] == "accepted" for n in range(5))
+    assert all(views.case(f"C{n}").status == "accepted" for n in range(5))
     again = KafkaSource(kafka.bootstrap, [topic], group)
     assert again.poll(100, 3) == []  # everything was committed
     again.close()

@@ -107,7 +107,7 @@ def test_concurrent_writers_on_one_case_lose_no_event(store):
         results = list(pool.map(lambda e: store.record(e, "H1"), notices))
     assert sorted(r.sequence for r in results) == list(range(2, 14))
     assert store.case("C1").version == 13
-    assert len(store.case("C1").summary["notice_materials"]) == 12
+    assert len(store.case("C1").summary.notice_materials) == 12
 
 
 def test_concurrent_batches_on_different_cases_and_halls_refuse_nothing(store):

@@ -30,30 +30,30 @@ def at(text):
 
 def test_a_promised_case_is_due_at_the_end_of_its_nth_working_day():
     case = open_case(accepted("C1"))
-    assert case.summary["due_at"] == "2026-10-13T23:59:59+08:00"
-    assert case.summary["yellow_at"] == "2026-10-12T00:00:00+08:00"
-    assert case.summary["provisional"] is False
-    assert case.summary["deadline"]["calendar"][0].startswith("2026:announced:")
+    assert case.summary.due_at.isoformat() == "2026-10-13T23:59:59+08:00"
+    assert case.summary.yellow_at.isoformat() == "2026-10-12T00:00:00+08:00"
+    assert case.summary.provisional is False
+    assert case.summary.deadline.calendar[0].startswith("2026:announced:")
 
 
 def test_an_immediate_case_is_due_at_the_end_of_its_acceptance_day():
     case = open_case(accepted("C1", kind="immediate", promised_days=None))
-    assert case.summary["due_at"] == "2026-09-30T23:59:59+08:00"
-    assert case.summary["yellow_at"] is None
+    assert case.summary.due_at.isoformat() == "2026-09-30T23:59:59+08:00"
+    assert case.summary.yellow_at is None
 
 
 def test_suspended_working_days_are_added_back():
     case = open_case(accepted("C1", time="2026-11-02T09:00:00+08:00"))  # due 11-09
-    assert case.summary["due_at"].startswith("2026-11-09")
+    assert case.summary.due_at.isoformat().startswith("2026-11-09")
     case.record(fact(event("case.suspended", "C1", "2026-11-04T10:00:00+08:00",
                            {"procedure": "hearing", "reason": "x",
                             "applicant_informed": True})), CAL, SEASONS, KEY)
     # Suspended Wed 11-04 .. resumed Mon 11-09: 11-04, 05, 06 are working days (3).
     case.record(fact(event("case.resumed", "C1", "2026-11-09T10:00:00+08:00")), CAL, SEASONS, KEY)
-    assert case.summary["due_at"].startswith("2026-11-12")
-    kinds = [s["kind"] for s in case.summary["deadline"]["steps"]]
+    assert case.summary.due_at.isoformat().startswith("2026-11-12")
+    kinds = [s.kind for s in case.summary.deadline.steps]
     assert kinds == ["base", "suspension"]
-    assert case.summary["deadline"]["steps"][1]["working_days"] == 3
+    assert case.summary.deadline.steps[1].working_days == 3
 
 
 def test_an_approved_extension_adds_working_days_and_an_unapproved_one_does_not():
@@ -61,11 +61,11 @@ def test_an_approved_extension_adds_working_days_and_an_unapproved_one_does_not(
     case.record(fact(event("case.extended", "C1", "2026-11-05T10:00:00+08:00",
                            {"extra_days": 2, "reason": "r", "applicant_notified": True})),
                 CAL, SEASONS, KEY)
-    assert case.summary["due_at"].startswith("2026-11-09")
+    assert case.summary.due_at.isoformat().startswith("2026-11-09")
     case.record(fact(event("case.extended", "C1", "2026-11-05T11:00:00+08:00",
                            {"extra_days": 2, "reason": "r", "approved_by": "L1",
                             "applicant_notified": True})), CAL, SEASONS, KEY)
-    assert case.summary["due_at"].startswith("2026-11-11")
+    assert case.summary.due_at.isoformat().startswith("2026-11-11")
 
 
 def test_tolerance_acceptance_sets_a_supplement_due_date():
@@ -73,11 +73,11 @@ def test_tolerance_acceptance_sets_a_supplement_due_date():
                      {**accepted("C1")["data"], "missing_materials": ["户口簿复印件"],
                       "commitment_no": "K1", "supplement_days": 3})
     case = open_case(envelope)
-    assert case.summary["supplement_due_at"].startswith("2026-11-05")
-    assert case.summary["supplement_pending"] is True
+    assert case.summary.supplement_due_at.isoformat().startswith("2026-11-05")
+    assert case.summary.supplement_pending is True
     case.record(fact(event("case.materials_supplemented", "C1", "2026-11-04T09:00:00+08:00",
                            {"materials": ["户口簿复印件"]})), CAL, SEASONS, KEY)
-    assert case.summary["supplement_pending"] is False
+    assert case.summary.supplement_pending is False
 
 
 @pytest.mark.parametrize("first,then,reason", [
@@ -121,7 +121,7 @@ def test_the_light_turns_yellow_the_working_day_before_and_red_after_the_due_dat
 def test_a_completed_case_records_the_working_days_it_used():
     case = open_case(accepted("C1"))  # 09-30
     case.record(fact(completed("C1", "2026-10-09T10:00:00+08:00")), CAL, SEASONS, KEY)
-    assert case.summary["working_days_used"] == 2  # 10-08 and 10-09; Golden Week skipped
+    assert case.summary.working_days_used == 2  # 10-08 and 10-09; Golden Week skipped
 
 
 def test_a_closed_case_has_no_light():
@@ -132,25 +132,25 @@ def test_a_closed_case_has_no_light():
 
 def test_a_deadline_into_2027_is_provisional_until_the_official_year_loads():
     case = open_case(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
-    assert case.summary["provisional"] is True
+    assert case.summary.provisional is True
     assert case.needs_recompute(2027)
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
                                                                 "2027-01-05"], "workdays": []})
     case.recompute_deadline(CAL.with_year(official), official.version,
                             at("2027-01-02T09:00:00+08:00"), KEY)
-    assert case.summary["provisional"] is False
-    assert case.summary["due_at"].startswith("2027-01-12")
+    assert case.summary.provisional is False
+    assert case.summary.due_at.isoformat().startswith("2027-01-12")
     assert case.version == 2  # history untouched: a new event
 
 
 def test_replaying_a_case_never_recomputes_its_deadline():
     case = open_case(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
-    recorded = case.summary["due_at"]
+    recorded = case.summary.due_at.isoformat()
     events = case.collect_events()
     replayed = None
     for e in events:
         replayed = e.mutate(replayed)
-    assert replayed.summary["due_at"] == recorded
+    assert replayed.summary.due_at.isoformat() == recorded
 
 
 def test_the_hash_chain_is_keyed_so_masked_data_cannot_be_guessed_from_it():
@@ -186,13 +186,13 @@ def test_a_provisional_supplement_deadline_is_recomputed_when_its_year_loads():
             "commitment_no": "K1", "supplement_days": 10}
     data.pop("promised_days")
     case = open_case(event("case.tolerance_accepted", "C1", "2026-12-28T10:00:00+08:00", data))
-    assert case.summary["provisional"] is True  # the main deadline is 12-28, the supplement's
+    assert case.summary.provisional is True  # the main deadline is 12-28, the supplement's
     assert case.needs_recompute(2027)
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04"],
                                     "workdays": []})
     case.recompute_deadline(CAL.with_year(official), official.version,
                             at("2027-01-02T09:00:00+08:00"), KEY)
-    assert case.summary["supplement_due_at"] == "2027-01-13T23:59:59+08:00"
-    assert case.summary["provisional"] is False
+    assert case.summary.supplement_due_at.isoformat() == "2027-01-13T23:59:59+08:00"
+    assert case.summary.provisional is False
     assert not case.needs_recompute(2027)
     assert case.needs_recompute(2027, reload=True)  # a corrected notice would move it again

@@ -22,7 +22,7 @@ def schema(short: str) -> dict:
 
 def documented_fields(section: str) -> set[str]:
     """Field names in the table under ``### <section>`` of docs/events.md."""
-    body = DOC.split(f"### {section}\n", 1)[1].split("\n### ", 1)[0]
+    body = DOC.split(f"### {section}\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
     return set(re.findall(r"^\| `([a-z_]+)` \|", body, flags=re.M))
 
 

@@ -9,8 +9,9 @@ from hallwatch.calendar import WorkCalendar, YearRules
 from hallwatch.case import Case
 from hallwatch.catalogue import Fact
 from hallwatch.office_hours import Seasons
+from hallwatch.published import HallMessage
 from hallwatch.rules import RULES, RuleSet
-from hallwatch.watch import Clear, Finding, Watch, watch_key
+from hallwatch.watch import Clear, Finding, Watch
 from tests.builders import accepted, completed, event
 
 CAL = WorkCalendar()
@@ -28,7 +29,7 @@ class Hall:
         self.cleared: list[Clear] = []
         self.position = 0
 
-    def send(self, envelope: dict, recorded: str | None = None) -> dict:
+    def send(self, envelope: dict, recorded: str | None = None) -> HallMessage:
         fact = Fact.from_envelope(envelope, None)
         self.position += 1
         published = {**envelope, "hwrecordedtime": recorded or envelope["time"],
@@ -39,13 +40,14 @@ class Hall:
                 case = self.cases[fact.subject] = Case.open(fact, CAL, Seasons(), KEY)
             else:
                 case.record(fact, CAL, Seasons(), KEY)
-            published["hwcase"] = json.dumps(case.summary)
-        self.deliver(published)
-        return published
+            published["hwcase"] = json.dumps(case.summary.as_dict())
+        message = HallMessage.from_cloudevent(published)
+        self.deliver(message)
+        return message
 
-    def deliver(self, published: dict) -> None:
+    def deliver(self, message: HallMessage) -> None:
         """Hand a published event to its watch (again, for a redelivery)."""
-        self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
+        self._judge(message.watch_key, lambda w: w.observe(message, RULESET, CAL))
 
     def recompute(self, case_no: str, calendar: WorkCalendar, version: str, at: str) -> None:
         case = self.cases[case_no]
@@ -54,8 +56,8 @@ class Hall:
         published = {"specversion": "1.0", "id": f"re-{case_no}", "source": "/hallwatch",
                      "type": "cn.gov.hall.case.deadline_recomputed", "subject": case_no,
                      "time": at, "hwrecordedtime": at, "data": {}, "hwposition": self.position,
-                     "hwcase": json.dumps(case.summary)}
-        self._judge(watch_key(published), lambda w: w.observe(published, RULESET, CAL))
+                     "hwcase": json.dumps(case.summary.as_dict())}
+        self.deliver(HallMessage.from_cloudevent(published))
 
     def tick(self, now: str) -> None:
         for key in list(self.watches):
@@ -194,7 +196,7 @@ def test_extension_unapproved__an_extension_without_an_approving_leader():
                     {"extra_days": 3, "reason": "需补充调查", "applicant_notified": True}))
     assert hall.rules_raised() == {"extension.unapproved"}
     # Recorded, judged, but it did not move the deadline.
-    assert hall.cases["C1"].summary["due_at"].startswith("2026-11-09")
+    assert hall.cases["C1"].summary.due_at.isoformat().startswith("2026-11-09")
 
 
 def test_extension_not_notified__the_applicant_was_not_told():
@@ -214,8 +216,13 @@ def test_extension_after_due__an_extension_granted_after_the_due_time():
                      "applicant_notified": True}))
     # The yellow (11-06) and the red (11-09 end of day) came first, then the finding.
     assert hall.rules_raised() == {"deadline.warning", "deadline.overdue", "extension.after_due"}
-    # The approved extension moved the deadline: the red warning clears itself.
-    assert "the deadline moved" in hall.why_cleared()
+    # The approved extension moved the deadline (11-12), but the overdue episode
+    # happened: the red stands until the bureau resolves it, even once the case is done.
+    (red,) = hall.raised("deadline.overdue")
+    hall.send(completed("C1", "2026-11-11T10:00:00+08:00"))
+    assert red.alert_key not in {c.alert_key for c in hall.cleared}
+    assert hall.cases["C1"].summary.missed_due_at.isoformat() == "2026-11-09T23:59:59+08:00"
+    assert len(hall.raised("deadline.overdue")) == 1
 
 
 def test_rejection_incomplete__names_what_is_missing():
@@ -333,7 +340,7 @@ def test_report_late__an_event_recorded_long_after_it_happened():
 def test_a_loaded_year_reschedules_a_provisional_clock():
     hall = Hall()
     hall.send(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
-    assert hall.cases["C1"].summary["due_at"] == "2027-01-08T23:59:59+08:00"  # estimated
+    assert hall.cases["C1"].summary.due_at.isoformat() == "2027-01-08T23:59:59+08:00"  # estimated
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
                                                                 "2027-01-05"], "workdays": []})
     hall.recompute("C1", CAL.with_year(official), official.version, "2027-01-02T09:00:00+08:00")
@@ -351,9 +358,8 @@ def test_a_replayed_watch_never_judges_again():
     replayed = None
     for e in watch.collect_events():
         replayed = e.mutate(replayed)
-    assert replayed.timers == watch.timers
-    assert replayed.raised == watch.raised
-    assert replayed.last_position == watch.last_position == 1
+    assert replayed.state == watch.state
+    assert replayed.state.last_position == 1
 
 
 def test_deadline_overdue__void_when_a_late_report_shows_the_case_was_done_in_time():
@@ -376,8 +382,11 @@ def test_deadline_overdue__one_red_per_episode_when_a_late_extension_keeps_it_pa
                     {"extra_days": 2, "reason": "r", "approved_by": "L1",
                      "applicant_notified": True}))  # due 11-11: still past
     hall.send(completed("C1", "2026-11-23T10:00:00+08:00"))
-    assert len(hall.raised("deadline.overdue")) == 1
-    assert hall.why_cleared()[-1] == "the case was completed"
+    (red,) = hall.raised("deadline.overdue")
+    assert red.raised_at == "2026-11-09T23:59:59+08:00"
+    assert red.alert_key not in {c.alert_key for c in hall.cleared}  # standing
+    assert hall.raised("deadline.warning")[0].raised_at == "2026-11-06T00:00:00+08:00"
+    assert len(hall.raised("deadline.warning")) == 1  # no yellow for a moment long past
 
 
 def test_a_recomputed_deadline_keeps_the_cases_hall():
@@ -385,7 +394,7 @@ def test_a_recomputed_deadline_keeps_the_cases_hall():
     hall.send(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01"], "workdays": []})
     hall.recompute("C1", CAL.with_year(official), official.version, "2027-01-02T09:00:00+08:00")
-    assert hall.watches["case/C1"].context["hall_id"] == "H1"
+    assert hall.watches["case/C1"].state.context.hall_id == "H1"
 
 
 def test_a_redelivered_event_is_not_judged_again():
@@ -396,7 +405,7 @@ def test_a_redelivered_event_is_not_judged_again():
     hall.deliver(first)  # the relay resent it at a new offset after a crash
     hall.deliver(done)
     watch = hall.watches["case/C1"]
-    assert watch.timers == {}  # the stale copy did not re-arm the completed case's clock
+    assert watch.state.timers == {}  # the stale copy did not re-arm the completed case's clock
     assert len(watch.collect_events()) == 3  # started, accepted, completed: no more
 
 
@@ -405,11 +414,11 @@ def test_a_loaded_year_moves_a_working_day_timer_the_estimate_had_placed():
     complaint = {"complaint_no": "TS-1", "channel": "hotline_12342", "content": "等候过久"}
     hall.send(event("complaint.received", "W03", "2026-12-30T10:00:00+08:00", complaint))
     watch = hall.watches["complaint/H1/TS-1"]
-    assert watch.timers["complaint.overdue"]["at"] == "2027-01-07T23:59:59+08:00"
+    assert watch.state.timers["complaint.overdue"].at.isoformat() == "2027-01-07T23:59:59+08:00"
     official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
                                                                 "2027-01-05"], "workdays": []})
     assert watch.reschedule(CAL.with_year(official), official.version)
-    assert watch.timers["complaint.overdue"]["at"] == "2027-01-11T23:59:59+08:00"
+    assert watch.state.timers["complaint.overdue"].at.isoformat() == "2027-01-11T23:59:59+08:00"
     assert not watch.reschedule(CAL.with_year(official), official.version)  # nothing to move
     hall.tick("2027-01-08T00:00:00+08:00")
     assert hall.raised("complaint.overdue") == []
@@ -423,3 +432,165 @@ def test_a_complaints_events_share_one_kafka_key_whatever_their_subjects():
                      {"complaint_no": "TS-9", "resolution": "已改进"})
     assert message_key(received) == message_key(resolved) == "complaint/H1/TS-9"
     assert message_key(accepted("C1")) == "C1"
+
+
+# -- overdue episodes are facts; only a timely report voids (see hallwatch/watch.py) ----
+
+def voided(hall: Hall) -> list[str]:
+    return [c.alert_key for c in hall.cleared if c.void]
+
+
+def settled(hall: Hall) -> set[str]:
+    return {c.alert_key for c in hall.cleared}
+
+
+def test_deadline_overdue__a_late_report_of_a_timely_decision_leaves_the_red_standing():
+    hall = Hall()
+    hall.send(accepted("C1"))  # due 10-13 23:59:59
+    hall.tick("2026-10-14T00:00:01+08:00")
+    (red,) = hall.raised("deadline.overdue")
+    # Completed 10-13 16:30 but typed in two days later: beyond the 24 hours allowed.
+    hall.send(completed("C1", "2026-10-13T16:30:00+08:00"),
+              recorded="2026-10-15T17:00:00+08:00")
+    assert red.alert_key not in settled(hall)  # neither void nor cleared: it stands
+    (late,) = hall.raised("report.late")
+    assert late.raised_at == "2026-10-14T16:30:00+08:00"
+
+
+def test_deadline_overdue__an_official_year_that_moves_the_due_moment_voids_a_provisional_red():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-12-24T10:00:00+08:00", promised_days=10))
+    hall.tick("2027-01-09T09:00:00+08:00")  # estimated due 01-08 passed
+    (red,) = hall.raised("deadline.overdue")
+    official = YearRules.from_dict({"year": 2027, "holidays": ["2027-01-01", "2027-01-04",
+                                                                "2027-01-05"], "workdays": []})
+    hall.recompute("C1", CAL.with_year(official), official.version, "2027-01-10T09:00:00+08:00")
+    assert voided(hall) == [red.alert_key]
+    hall.tick("2027-01-13T00:00:00+08:00")
+    assert hall.raised("deadline.overdue")[-1].raised_at == "2027-01-12T23:59:59+08:00"
+
+
+def test_deadline_overdue__a_late_extension_whose_new_date_passes_too_is_a_second_episode():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))  # due 11-09
+    hall.tick("2026-11-10T09:00:00+08:00")
+    hall.send(event("case.extended", "C1", "2026-11-10T10:00:00+08:00",
+                    {"extra_days": 3, "reason": "r", "approved_by": "L1",
+                     "applicant_notified": True}))  # due 11-12
+    hall.tick("2026-11-13T00:00:00+08:00")
+    first, second = hall.raised("deadline.overdue")
+    assert (first.raised_at, second.raised_at) == ("2026-11-09T23:59:59+08:00",
+                                                   "2026-11-12T23:59:59+08:00")
+    hall.send(completed("C1", "2026-11-13T10:00:00+08:00"))
+    assert first.alert_key not in settled(hall)  # the first stands for the bureau
+    assert second.alert_key in settled(hall)  # the second ended with the decision
+
+
+def test_notice_not_one_time__the_tolerance_list_is_part_of_the_first_written_list():
+    hall = Hall()
+    hall.send(event("case.notice_issued", "C1", "2026-11-02T09:00:00+08:00",
+                    {"notice_no": "N1", "missing_materials": ["身份证"], "staff_id": "S1"}))
+    data = {**accepted("C1")["data"], "missing_materials": ["婚姻证明"], "commitment_no": "K1",
+            "supplement_days": 3}
+    hall.send(event("case.tolerance_accepted", "C1", "2026-11-03T09:00:00+08:00", data))
+    hall.send(event("case.notice_issued", "C1", "2026-11-04T09:00:00+08:00",
+                    {"notice_no": "N2", "missing_materials": ["身份证", "婚姻证明"],
+                     "staff_id": "S1"}))
+    assert hall.raised("notice.not_one_time") == []
+    hall.send(event("case.notice_issued", "C1", "2026-11-04T10:00:00+08:00",
+                    {"notice_no": "N3", "missing_materials": ["婚姻证明", "结婚证"],
+                     "staff_id": "S1"}))
+    (finding,) = hall.raised("notice.not_one_time")
+    assert finding.detail == "not in the first written list: 结婚证"
+
+
+def test_notice_not_one_time__a_tolerance_acceptance_first_fixes_the_written_list():
+    hall = Hall()
+    data = {**accepted("C1")["data"], "missing_materials": ["婚姻证明"], "commitment_no": "K1",
+            "supplement_days": 3}
+    hall.send(event("case.tolerance_accepted", "C1", "2026-11-02T09:00:00+08:00", data))
+    hall.send(event("case.notice_issued", "C1", "2026-11-03T09:00:00+08:00",
+                    {"notice_no": "N1", "missing_materials": ["户口簿"], "staff_id": "S1"}))
+    assert [f.detail for f in hall.raised("notice.not_one_time")] == [
+        "not in the first written list: 户口簿"]
+
+
+ABSENCE = {"window_id": "W03", "staff_id": "S01", "reason": "会议",
+           "expected_return": "2026-11-02T10:30:00+08:00", "substitute_staff_id": "S02"}
+BACK = {"window_id": "W03", "staff_id": "S01"}
+COMPLAINT = {"complaint_no": "TS-1", "channel": "hotline_12342", "content": "等候过久"}
+RESOLVED = {"complaint_no": "TS-1", "resolution": "已道歉"}
+
+
+def test_post_absence_overrun__void_when_a_timely_report_shows_the_return_came_first():
+    hall = Hall()
+    hall.send(event("post.absence_noticed", "W03", "2026-11-02T10:00:00+08:00", ABSENCE))
+    hall.tick("2026-11-02T10:46:00+08:00")
+    (overrun,) = hall.raised("post.absence_overrun")  # 10:45
+    hall.send(event("post.resumed", "W03", "2026-11-02T10:40:00+08:00", BACK),
+              recorded="2026-11-02T11:00:00+08:00")
+    assert voided(hall) == [overrun.alert_key]
+
+
+def test_post_absence_overrun__stands_when_the_return_is_reported_too_late():
+    hall = Hall()
+    hall.send(event("post.absence_noticed", "W03", "2026-11-02T10:00:00+08:00", ABSENCE))
+    hall.tick("2026-11-02T10:46:00+08:00")
+    (overrun,) = hall.raised("post.absence_overrun")
+    hall.send(event("post.resumed", "W03", "2026-11-02T10:40:00+08:00", BACK),
+              recorded="2026-11-03T12:00:00+08:00")
+    assert overrun.alert_key not in settled(hall)
+    assert hall.raised("report.late")[0].raised_at == "2026-11-03T10:40:00+08:00"
+
+
+def test_post_absence_overrun__stands_when_the_return_came_after_its_moment():
+    hall = Hall()
+    hall.send(event("post.absence_noticed", "W03", "2026-11-02T10:00:00+08:00", ABSENCE))
+    hall.tick("2026-11-02T10:46:00+08:00")
+    hall.send(event("post.resumed", "W03", "2026-11-02T10:50:00+08:00", BACK))
+    assert hall.cleared == []
+
+
+def test_complaint_overdue__void_when_a_timely_report_shows_it_resolved_in_time():
+    hall = Hall()
+    hall.send(event("complaint.received", "W03", "2026-11-02T10:00:00+08:00", COMPLAINT))
+    hall.tick("2026-11-10T00:00:01+08:00")  # 5 working days: 11-09 23:59:59
+    (overdue,) = hall.raised("complaint.overdue")
+    hall.send(event("complaint.resolved", "W03", "2026-11-09T17:00:00+08:00", RESOLVED),
+              recorded="2026-11-10T09:00:00+08:00")
+    assert voided(hall) == [overdue.alert_key]
+
+
+def test_tolerance_supplement_overdue__a_late_reported_supplement_voids_nothing():
+    hall = Hall()
+    data = {**accepted("C1")["data"], "missing_materials": ["婚姻证明"], "commitment_no": "K1",
+            "supplement_days": 3}
+    hall.send(event("case.tolerance_accepted", "C1", "2026-11-02T09:00:00+08:00", data))
+    hall.tick("2026-11-06T08:00:00+08:00")
+    (overdue,) = hall.raised("tolerance.supplement_overdue")  # 11-05 23:59:59
+    hall.send(event("case.materials_supplemented", "C1", "2026-11-05T16:00:00+08:00",
+                    {"materials": ["婚姻证明"]}), recorded="2026-11-07T09:00:00+08:00")
+    assert overdue.alert_key not in settled(hall)
+    assert len(hall.raised("report.late")) == 1
+
+
+def test_rating_rectification_overdue__void_when_a_timely_report_shows_it_rectified():
+    hall = Hall()
+    hall.send(accepted("C1"))
+    hall.send(completed("C1", "2026-10-09T10:00:00+08:00"))
+    hall.send(event("case.rated", "C1", "2026-11-02T10:00:00+08:00", {"satisfaction": 5}))
+    hall.tick("2026-11-10T00:00:01+08:00")
+    (overdue,) = hall.raised("rating.rectification_overdue")
+    hall.send(event("case.rating_rectified", "C1", "2026-11-09T15:00:00+08:00",
+                    {"action": "回访并重新办理"}), recorded="2026-11-10T08:30:00+08:00")
+    assert voided(hall) == [overdue.alert_key]
+
+
+def test_procedure_overlong__stands_when_the_procedure_ends_after_its_moment():
+    hall = Hall()
+    hall.send(accepted("C1", time="2026-11-02T09:00:00+08:00"))
+    hall.send(suspend("C1", "2026-11-03T09:00:00+08:00"))
+    hall.tick("2026-12-16T00:00:00+08:00")
+    (overlong,) = hall.raised("procedure.overlong")
+    hall.send(event("case.resumed", "C1", "2026-12-16T09:00:00+08:00"))
+    assert overlong.alert_key not in settled(hall)
