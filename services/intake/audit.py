@@ -7,13 +7,13 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from hallwatch.errors import NotFound
 from services.common.auth import Keyring, Principal
-from services.common.http import documented
+from services.common.http import decode_cursor, documented, encode_cursor
 from services.intake import heads
 from services.intake.store import HallStore
 
@@ -39,6 +39,20 @@ class Verification(BaseModel):
     published_heads: int = Field(description="heads published outside the database "
                                              "(ClickHouse) that were compared")
     broken: BrokenLink | None
+
+
+class Read(BaseModel):
+    id: int
+    principal: str = Field(description="the auditor's key name")
+    case_no: str
+    reason: str
+    what: str = Field(description="what was read (history, dossier)")
+    read_at: str
+
+
+class Reads(BaseModel):
+    reads: list[Read]
+    next: str | None = Field(description="cursor of the next page; null on the last")
 
 
 def verify_log(store: HallStore, clickhouse: Any) -> Verification:
@@ -111,5 +125,17 @@ def router(store: HallStore, keys: Keyring, clickhouse: Callable[[], Any]) -> AP
         if case is not None:
             return await run_in_threadpool(verify_case, store, case)
         return await run_in_threadpool(verify_log, store, clickhouse())
+
+    @api.get("/v1/audit/reads", response_model=Reads, responses=documented(403, 422))
+    def get_reads(principal: Annotated[Principal, Depends(keys.requires("bureau"))],
+                  case: str | None = None, cursor: str | None = None,
+                  limit: int = Query(500, ge=1, le=10_000)) -> Reads:
+        """The bureau sees every clear read of personal data by auditors (who, which case,
+        when, why), oldest first, in pages of ``limit`` from ``cursor``."""
+        after = decode_cursor(cursor, int)[0] if cursor else 0
+        rows = store.reads.page(case, after, limit + 1)
+        page = rows[:limit]
+        return Reads(reads=[Read(**r) for r in page],
+                     next=encode_cursor(page[-1]["id"]) if len(rows) > limit else None)
 
     return api

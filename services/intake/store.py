@@ -36,6 +36,7 @@ from hallwatch.office_hours import Seasons
 from services.common import calendars, storage
 from services.common.settings import Settings, parse_case_prefixes
 from services.intake.logchain import LogChain
+from services.intake.reads import ReadLog
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -103,6 +104,7 @@ class HallStore(Application[UUID]):
         # The hash chains' key: its own secret, never the cipher key (SECURITY.md).
         self.chain_key = settings.chain_secret()
         self.log_chain = LogChain(self, self.chain_key)
+        self.reads = ReadLog(self)  # auditors' clear reads (services/intake/reads.py)
         summer, winter = settings.season_starts()
         self.seasons = Seasons(summer, winter)
         self.calendar = WorkCalendar()

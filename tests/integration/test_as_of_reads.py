@@ -35,7 +35,7 @@ def test_a_case_as_of_a_moment_is_what_was_recorded_by_then_with_the_light_then(
 
 
 def test_a_case_as_of_a_log_position_stops_at_the_events_stored_by_then(world):
-    history = world.client.get("/v1/cases/A1/history", headers=bearer(AUDITOR_KEY)).json()
+    history = world.client.get("/v1/cases/A1/history", headers=bearer(BUREAU_KEY)).json()
     first, second = (e["position"] for e in history["events"])
     opened = case(world, key=AUDITOR_KEY, position=first).json()
     assert opened["status"] == "accepted"

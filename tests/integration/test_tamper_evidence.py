@@ -78,7 +78,8 @@ def test_an_edited_row_is_named_and_its_history_answers_not_500(client, filled):
     whole = verify(client)
     assert whole["verified"] is False
     assert whole["broken"]["position"] == at and "edited" in whole["broken"]["reason"]
-    history = client.get("/v1/cases/C2/history", headers=bearer(AUDITOR_KEY))
+    history = client.get("/v1/cases/C2/history", params={"reason": "定期核查"},
+                         headers=bearer(AUDITOR_KEY))
     assert history.status_code == 200
     assert history.json()["verified"] is False
     assert history.json()["broken_at_sequence"] == 1
@@ -196,3 +197,25 @@ def test_the_head_is_published_on_its_own_kafka_topic_and_in_clickhouse(settings
     finally:
         clickhouse.close()
         intake.store.close()
+
+
+def test_an_auditors_clear_read_needs_a_reason_and_is_shown_to_the_bureau(client, filled, clock):
+    no_reason = client.get("/v1/cases/C1/history", headers=bearer(AUDITOR_KEY))
+    assert no_reason.status_code == 422 and "reason" in no_reason.text
+    assert client.get("/v1/audit/reads", headers=bearer(BUREAU_KEY)).json()["reads"] == []
+    for no in ("C1", "C2"):
+        assert client.get(f"/v1/cases/{no}/history", params={"reason": "投诉核查 17号"},
+                          headers=bearer(AUDITOR_KEY)).status_code == 200
+    client.get("/v1/cases/C1/history", headers=bearer(BUREAU_KEY))  # masked: not a clear read
+    reads = client.get("/v1/audit/reads", headers=bearer(BUREAU_KEY)).json()
+    assert [(r["principal"], r["case_no"], r["reason"], r["what"]) for r in reads["reads"]] == [
+        ("audit", "C1", "投诉核查 17号", "history"), ("audit", "C2", "投诉核查 17号", "history")]
+    assert reads["reads"][0]["read_at"] == clock.now.isoformat()
+    only = client.get("/v1/audit/reads", params={"case": "C2", "limit": 1},
+                      headers=bearer(BUREAU_KEY)).json()
+    assert [r["case_no"] for r in only["reads"]] == ["C2"] and only["next"] is None
+    assert client.get("/v1/audit/reads", headers=bearer(AUDITOR_KEY)).status_code == 403
+    unknown = client.get("/v1/cases/NOPE/history", params={"reason": "投诉核查 17号"},
+                         headers=bearer(AUDITOR_KEY))
+    assert unknown.status_code == 404
+    assert len(client.get("/v1/audit/reads", headers=bearer(BUREAU_KEY)).json()["reads"]) == 2
