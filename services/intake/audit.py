@@ -7,15 +7,17 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from hallwatch.errors import NotFound
+from hallwatch.errors import InvalidEvent, NotFound
 from services.common.auth import Keyring, Principal
 from services.common.http import decode_cursor, documented, encode_cursor
-from services.intake import heads
+from services.intake import dossier, heads
 from services.intake.store import HallStore
+from services.projections.views import Views
 
 
 class Link(BaseModel):
@@ -137,5 +139,33 @@ def router(store: HallStore, keys: Keyring, clickhouse: Callable[[], Any]) -> AP
         page = rows[:limit]
         return Reads(reads=[Read(**r) for r in page],
                      next=encode_cursor(page[-1]["id"]) if len(rows) > limit else None)
+
+    @api.get("/v1/cases/{case_no}/dossier", response_model=None,
+             responses={200: {"description": "the dossier",
+                              "content": {"application/json": {"schema": {"type": "object"}},
+                                          "text/html": {"schema": {"type": "string"}}}},
+                        **documented(403, 404, 422)})
+    def get_dossier(case_no: str, request: Request, principal: Reader,
+                    format: str | None = Query(None, pattern="^(json|html)$"),
+                    reason: str | None = Query(None, min_length=4, max_length=500)
+                    ) -> Response:
+        """A case's dossier (auditor: personal data in clear, ``reason`` required and the
+        read recorded; bureau: masked): timeline, deadline with calendar versions, alerts
+        with their lifecycle, the hash proof and how to recheck it. JSON or HTML
+        (``format``, else the Accept header)."""
+        auditor = principal.role == "auditor"
+        if auditor and reason is None:
+            raise InvalidEvent("an auditor reading personal data in clear must say why",
+                               "reason")
+        client = clickhouse()
+        found = Views(client).alerts({"case": case_no}) if client is not None else []
+        data = dossier.build(store, case_no, found, principal.id, auditor, store.clock())
+        if auditor and reason is not None:  # recorded before answered
+            store.reads.record(principal.id, case_no, reason, "dossier", store.clock())
+        wanted = format or ("html" if "text/html" in request.headers.get("accept", "")
+                            else "json")
+        if wanted == "html":
+            return HTMLResponse(dossier.html(data), headers={"Cache-Control": "no-store"})
+        return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
     return api

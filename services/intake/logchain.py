@@ -114,6 +114,18 @@ class LogChain:
                            f"{self._mark()} ORDER BY log_position", [stream.hex])
             return [(int(r["log_position"]), int(r["version"])) for r in cursor.fetchall()]
 
+    def proof(self, stream: UUID) -> dict[int, tuple[str, str]]:
+        """position -> (previous link, link) for each linked event of ``stream``."""
+        mark, out = self._mark(), {}
+        with self._cursor(commit=False) as cursor:
+            for at, _ in self.stream_marks(stream):
+                cursor.execute(f"SELECT log_position, link FROM {TABLE} WHERE log_position <= "
+                               f"{mark} ORDER BY log_position DESC LIMIT 2", [at])
+                found = cursor.fetchall()
+                previous = str(found[1]["link"]) if len(found) > 1 else GENESIS
+                out[at] = (previous, str(found[0]["link"]))
+        return out
+
     def verify_stream(self, stream: UUID) -> Break | None:
         """One stream's (case's) events against their links: the first break, if any.
 
