@@ -60,7 +60,8 @@ class HeadPublisher:
         self.kafka = kafka
         self.topic = topic
         self.last: Sealed | None = None
-        ensure_table(client)
+        if client is not None:
+            ensure_table(client)
 
     def run_once(self) -> int:
         head = self.log_chain.seal()
@@ -70,8 +71,9 @@ class HeadPublisher:
         if self.kafka is not None:
             value = {"position": head.position, "link": head.link, "published_at": at.isoformat()}
             self.kafka.send(self.topic, key="chain", value=value).get(timeout=30)
-        self.client.insert(HEADS, [[head.position, head.link, at]],
-                           column_names=["position", "link", "published_at"])
+        if self.client is not None:
+            self.client.insert(HEADS, [[head.position, head.link, at]],
+                               column_names=["position", "link", "published_at"])
         self.last = head
         return 1
 

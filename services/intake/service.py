@@ -28,8 +28,11 @@ class Intake:
     def start_heads(self, stop: threading.Event, clickhouse: Any = None) -> threading.Thread:
         """Publish the log chain's head (ClickHouse, and Kafka when configured);
         ``clickhouse``: a client to share (chDB allows one per process and path)."""
-        self.clickhouse = clickhouse or self.clickhouse or connect(
-            self.store_settings.clickhouse_url)
+        url = self.store_settings.clickhouse_url
+        # chDB is one process's: a standalone intake leaves it to the projections process
+        # and publishes its heads on Kafka only.
+        self.clickhouse = clickhouse or self.clickhouse or (
+            None if url.startswith("chdb") else connect(url))
         kafka, topic = None, ""
         if not self.store_settings.embedded:
             from services.intake.relay import producer
