@@ -19,7 +19,8 @@ from services.common.settings import Settings
 from services.common.sources import KafkaSource, LogSource, Source
 from services.common.workers import Worker
 from services.intake import asof
-from services.projections import api
+from services.projections import api, bulletin_api
+from services.projections.publishing import Publications
 from services.projections.views import Views
 
 CONSUMER = "projections"
@@ -60,6 +61,9 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
     past = asof.reader(log_app) if log_app is not None else None
     router = api.router(views, Keyring(settings.key_specs), clock or settings.now(),
                         settings.time_floor, past)
+    router.include_router(bulletin_api.publishing_router(  # bulletins published, frozen
+        views, Keyring(settings.key_specs), clock or settings.now(),
+        Publications(settings, clock or settings.now())))
     return Projections(views, [source], router, settings)
 
 
