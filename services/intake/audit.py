@@ -3,6 +3,7 @@ bureau. A tampered store is an answer here (``verified: false`` and the first br
 link), never an error."""
 
 # No `from __future__ import annotations`: FastAPI reads the dependencies' annotations.
+import re
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -143,27 +144,38 @@ def router(store: HallStore, keys: Keyring, clickhouse: Callable[[], Any]) -> AP
     @api.get("/v1/cases/{case_no}/dossier", response_model=None,
              responses={200: {"description": "the dossier",
                               "content": {"application/json": {"schema": {"type": "object"}},
-                                          "text/html": {"schema": {"type": "string"}}}},
+                                          "text/html": {"schema": {"type": "string"}},
+                                          "application/pdf": {"schema": {
+                                              "type": "string", "format": "binary"}}}},
                         **documented(403, 404, 422)})
-    def get_dossier(case_no: str, request: Request, principal: Reader,
-                    format: str | None = Query(None, pattern="^(json|html)$"),
+    async def get_dossier(case_no: str, request: Request, principal: Reader,
+                    format: str | None = Query(None, pattern="^(json|html|pdf)$"),
                     reason: str | None = Query(None, min_length=4, max_length=500)
                     ) -> Response:
         """A case's dossier (auditor: personal data in clear, ``reason`` required and the
         read recorded; bureau: masked): timeline, deadline with calendar versions, alerts
-        with their lifecycle, the hash proof and how to recheck it. JSON or HTML
+        with their lifecycle, the hash proof and how to recheck it. JSON, HTML or PDF
         (``format``, else the Accept header)."""
         auditor = principal.role == "auditor"
         if auditor and reason is None:
             raise InvalidEvent("an auditor reading personal data in clear must say why",
                                "reason")
         client = clickhouse()
-        found = Views(client).alerts({"case": case_no}) if client is not None else []
-        data = dossier.build(store, case_no, found, principal.id, auditor, store.clock())
+        found = (await run_in_threadpool(Views(client).alerts, {"case": case_no})
+                 if client is not None else [])
+        data = await run_in_threadpool(dossier.build, store, case_no, found, principal.id,
+                                       auditor, store.clock())
         if auditor and reason is not None:  # recorded before answered
             store.reads.record(principal.id, case_no, reason, "dossier", store.clock())
-        wanted = format or ("html" if "text/html" in request.headers.get("accept", "")
-                            else "json")
+        accept = request.headers.get("accept", "")
+        wanted = format or ("pdf" if "application/pdf" in accept
+                            else "html" if "text/html" in accept else "json")
+        if wanted == "pdf":
+            body = await run_in_threadpool(dossier.pdf, data)
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", case_no)
+            return Response(body, media_type="application/pdf", headers={
+                "Cache-Control": "no-store",
+                "Content-Disposition": f'attachment; filename="dossier-{name}.pdf"'})
         if wanted == "html":
             return HTMLResponse(dossier.html(data), headers={"Cache-Control": "no-store"})
         return JSONResponse(data, headers={"Cache-Control": "no-store"})

@@ -1,7 +1,7 @@
 """A case's dossier (案卷): everything an auditor needs about one case in one document —
 its timeline, deadline explanation with calendar versions, alerts with their whole
 lifecycle (督办 and resolutions with names), and the hash proof with how to recheck it.
-JSON, or HTML rendered here (every value escaped)."""
+JSON, HTML rendered here (every value escaped), or that HTML as PDF."""
 
 from __future__ import annotations
 
@@ -93,6 +93,7 @@ def html(dossier: dict[str, Any]) -> str:
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>案卷 {escape(dossier['case_no'])}</title>
 <style>body{{font-family:"Noto Sans CJK SC","Noto Serif CJK SC",sans-serif;margin:2em}}
+@page{{size:A4 landscape;margin:1cm}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #999;padding:2px 6px;
 text-align:left;vertical-align:top}}code{{font-size:85%;word-break:break-all}}</style>
 </head><body>
@@ -115,6 +116,13 @@ text-align:left;vertical-align:top}}code{{font-size:85%;word-break:break-all}}</
 <ol>{''.join(f'<li>{escape(line)}</li>' for line in proof['how_to_recheck'])}</ol>
 </body></html>
 """
+
+
+def pdf(dossier: dict[str, Any]) -> bytes:
+    """The HTML dossier printed by WeasyPrint (Chinese drawn with the Noto CJK fonts)."""
+    import weasyprint  # imported here: loading Pango is slow and only PDFs need it
+
+    return bytes(weasyprint.HTML(string=html(dossier)).write_pdf())
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from hallwatch import chain
 from tests.builders import accepted
 from tests.conftest import AUDITOR_KEY, BUREAU_KEY, HALL_KEY, bearer
+from tests.documents import ensure_document_tools
 from tests.world import World
 
 PERSON = {"name": "赵六", "id_number": "110101199001011234"}
@@ -72,3 +75,20 @@ def test_an_auditors_dossier_needs_a_reason_and_is_recorded(world):
     assert [(r["case_no"], r["what"]) for r in reads] == [("D1", "dossier")]
     assert world.client.get("/v1/cases/NONE/dossier", params=WHY,
                             headers=bearer(AUDITOR_KEY)).status_code == 404
+
+
+def test_the_pdf_dossier_renders_chinese_text_on_its_pages(world, tmp_path):
+    ensure_document_tools()
+    answer = world.client.get("/v1/cases/D1/dossier", params=WHY,
+                              headers={**bearer(AUDITOR_KEY), "Accept": "application/pdf"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert 'filename="dossier-D1.pdf"' in answer.headers["content-disposition"]
+    pdf = tmp_path / "dossier.pdf"
+    pdf.write_bytes(answer.content)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "案卷" in text and "如何复核" in text and "链校验通过" in text
+    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf),
+                    str(tmp_path / "page")], check=True)
+    (page,) = tmp_path.glob("page*.png")
+    assert page.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and page.stat().st_size > 5000
