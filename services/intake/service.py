@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from services.common.auth import Keyring
 from services.common.clickhouse import connect
 from services.common.settings import Settings
-from services.intake import api, audit
+from services.intake import api, audit, public
 from services.intake.heads import HeadPublisher, ensure_topic
 from services.intake.store import HallStore
 
@@ -53,4 +53,5 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None) -> In
     # ClickHouse is attached later (the process's one chDB client, or a new one):
     # the verifier compares the heads published there when it has one.
     routes.include_router(audit.router(store, keys, lambda: intake.clickhouse))
+    routes.include_router(public.router(store, keys))
     return intake
