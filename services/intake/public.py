@@ -85,7 +85,7 @@ def router(store: HallStore, keys: Keyring, limiter: Limiter | None = None) -> A
         if wait:
             raise Problem(429, f"too many lookups; try again in {int(wait) + 1} s")
         unknown = NotFound("no case with this number and query code", "code")
-        if not hmac.compare_digest(code.upper(), query_code(code_key, case)):
+        if not hmac.compare_digest(code.upper().encode(), query_code(code_key, case).encode()):
             raise unknown
         try:
             summary = store.case(case).summary

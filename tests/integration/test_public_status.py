@@ -26,6 +26,8 @@ def test_an_applicant_sees_status_dates_and_light_with_the_receipt_code(client):
     unknown = client.get("/v1/public/status", params={"case": "P9", "code": code})
     assert wrong.status_code == unknown.status_code == 404
     assert wrong.json()["detail"] == unknown.json()["detail"]
+    odd = client.get("/v1/public/status", params={"case": "P1", "code": "码码码码码码码码"})
+    assert odd.status_code == 404
     assert client.get("/v1/cases/P1/query-code", headers=bearer(HALL2_KEY)).status_code == 403
 
 
