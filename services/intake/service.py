@@ -35,7 +35,7 @@ class Intake:
             None if url.startswith("chdb") else connect(url))
         kafka, topic = None, ""
         if not self.store_settings.embedded:
-            from services.intake.relay import producer
+            from services.common.relay import producer
 
             kafka = producer(self.store_settings.kafka_bootstrap)
             topic = f"{self.store_settings.hall_topic}.chain"

@@ -1,18 +1,19 @@
 """HTTP routes of the bulletins: named periods, the document forms, the older from/to form."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the dependencies in the
+# signatures as objects, not strings naming local aliases.
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from hallwatch.errors import InvalidEvent
-from services.common.auth import Keyring, require
+from services.common.auth import Keyring, Principal
 from services.common.http import bounded_date
 from services.projections import live_api, periods
 from services.projections.bulletin import KEYS, SCOPES, Bulletins, UnknownScope
@@ -27,6 +28,7 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
            bulletins: Bulletins | None = None, floor: date = date(2000, 1, 1)) -> APIRouter:
     """``floor``: the earliest day the older from/to form may name."""
     api = APIRouter(tags=["bulletins"])
+    Official = Annotated[Principal, Depends(keys.requires("bureau", "auditor"))]
     bulletins = bulletins or Bulletins(views.client)
     api.include_router(live_api.router(views, keys, clock))  # the dashboard's live views
 
@@ -39,12 +41,10 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
             raise InvalidEvent(str(error), "scope") from None
 
     @api.get("/v1/bulletins")
-    def get_bulletin_range(start: str = Query(..., alias="from"),
-                           end: str = Query(..., alias="to"), by: str = "hall",
-                           authorization: str | None = Header(None)) -> dict[str, Any]:
+    def get_bulletin_range(_principal: Official, start: str = Query(..., alias="from"),
+                           end: str = Query(..., alias="to"), by: str = "hall") -> dict[str, Any]:
         """定期通报 for [from, to) (dates, +08:00), per scope (``by``). Whole weeks, months,
         quarters, halves and years are the named period of the same span."""
-        require(keys.authenticate(authorization), "bureau", "auditor")
         first, stop = bounded_date(start, "from", floor), bounded_date(end, "to", floor)
         if not first < stop or (stop - first).days > 366:
             raise InvalidEvent("must be after from, and at most 366 days later", "to")
@@ -53,12 +53,10 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
         return compute(periods.range_period(first, stop), by)
 
     @api.get("/v1/bulletins/{period}")
-    def get_bulletin(period: str, scope: str = "hall", format: str | None = None,
-                     accept: str | None = Header(None),
-                     authorization: str | None = Header(None)) -> Response:
+    def get_bulletin(_principal: Official, period: str, scope: str = "hall",
+                     format: str | None = None, accept: str | None = Header(None)) -> Response:
         """The bulletin of a named period: JSON, or the document (``Accept: text/html`` or
         ``application/pdf``, or ``?format=json|html|pdf``)."""
-        require(keys.authenticate(authorization), "bureau", "auditor")
         named = _period(period)
         kind = _format(format, accept)
         report = compute(named, scope)
@@ -73,15 +71,14 @@ def publishing_router(views: Views, keys: Keyring, clock: Callable[[], datetime]
                       ) -> APIRouter:
     """Publishing (bureau) and reading published bulletins, byte for byte."""
     api = APIRouter()
+    Bureau = Annotated[Principal, Depends(keys.requires("bureau"))]
+    Reader = Annotated[Principal, Depends(keys.requires("bureau", "auditor", "hall"))]
     bulletins = bulletins or Bulletins(views.client)
 
     @api.post("/v1/bulletins/{period}:publish", status_code=201)
-    async def publish(period: str, scope: str = "hall",
-                      authorization: str | None = Header(None)) -> dict[str, Any]:
+    async def publish(principal: Bureau, period: str, scope: str = "hall") -> dict[str, Any]:
         """Freeze the bulletin of ``period`` per ``scope`` as it stands now, under the next
         document number (a revision if that period and scope were published before)."""
-        principal = keys.authenticate(authorization)
-        require(principal, "bureau")
         named = _period(period)
         if scope not in SCOPES:
             raise InvalidEvent(f"must be one of {', '.join(SCOPES)}", "scope")
@@ -95,19 +92,16 @@ def publishing_router(views: Views, keys: Keyring, clock: Callable[[], datetime]
         return await run_in_threadpool(work)
 
     @api.get("/v1/bulletins/{period}/publications")
-    def list_publications(period: str, scope: str | None = None,
-                          authorization: str | None = Header(None)) -> dict[str, Any]:
+    def list_publications(_principal: Reader, period: str, scope: str | None = None
+                          ) -> dict[str, Any]:
         """What was published for ``period`` (every scope, or one), oldest first."""
-        require(keys.authenticate(authorization), "bureau", "auditor", "hall")
         records = publications.records(_period(period).name, scope)
         return {"publications": records, "count": len(records)}
 
     @api.get("/v1/bulletins/published/{ident}")
-    def get_published(ident: str, format: str | None = None,
-                      accept: str | None = Header(None),
-                      authorization: str | None = Header(None)) -> Response:
+    def get_published(_principal: Reader, ident: str, format: str | None = None,
+                      accept: str | None = Header(None)) -> Response:
         """The published bytes, in the format asked for (JSON by default)."""
-        require(keys.authenticate(authorization), "bureau", "auditor", "hall")
         try:
             key = UUID(ident)
         except ValueError:

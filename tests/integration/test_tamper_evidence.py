@@ -12,10 +12,10 @@ from kafka import KafkaConsumer
 
 from hallwatch.case import case_id
 from services.common.clickhouse import connect
+from services.common.relay import producer
 from services.common.settings import Settings, SettingsError
 from services.intake.audit import verify_command
 from services.intake.heads import HeadPublisher, ensure_topic, published
-from services.intake.relay import producer
 from services.intake.service import build
 from tests.builders import accepted, completed
 from tests.conftest import AUDITOR_KEY, BUREAU_KEY, HALL_KEY, auth, bearer
