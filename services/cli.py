@@ -30,7 +30,7 @@ from services.common.web import create_app
 log = logging.getLogger("hallwatch")
 Command = Callable[[Settings, argparse.Namespace], None]
 
-STORE = ("data_dir", "event_store", "cipher_key", "clock")
+STORE = ("data_dir", "event_store", "cipher_key", "chain_key", "chain_key_file", "clock")
 KAFKA = ("kafka_bootstrap", "consumer_group", "instance_id", "poll_seconds", "batch_size")
 # Which settings each command reads (its --help lists them with their defaults).
 READS = {
@@ -102,6 +102,12 @@ def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
     recomputed = store.load_calendar_year(rules, loaded_by="cli")
     store.close()
     print(f"loaded {rules.version}; recomputed {len(recomputed)} provisional deadlines")
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> None:
+    from services.intake.audit import verify_command
+
+    sys.exit(verify_command(settings, args.case))
 
 
 def cmd_keygen(settings: Settings | None, args: argparse.Namespace) -> None:
@@ -206,6 +212,10 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin")
     add.set_defaults(func=cmd_user_add)
+    text = "recheck the hash chains (the whole log, or --case NO); exit 1 if tampered"
+    verify = sub.add_parser("verify", help=text, description=text)
+    verify.add_argument("--case", help="one case number (default: the whole log)")
+    verify.set_defaults(func=cmd_verify)
     from services.projections.bulletin_cli import add_parser as add_bulletin
     from services.simulator.command import add_subcommand
 

@@ -27,6 +27,7 @@ from services.common.clickhouse import connect
 from services.common.messages import alert_message
 from services.common.relay import Relay, producer
 from services.common.settings import Settings
+from services.intake import asof
 from services.intake.service import Intake
 from services.intake.service import build as build_intake
 from services.intake.store import HallStore
@@ -67,6 +68,9 @@ class System:
             self.supervision.start()
         for each in self.relays:
             each.start(self.stop, self.settings.poll_seconds)
+        if self.intake is not None:  # the log chain's head, published (services/intake/heads)
+            self.intake.start_heads(self.stop, self.projections.views.client
+                                    if self.projections is not None else None)
 
     def close(self) -> None:
         """Ask every loop to stop, then close the stores and consumers."""
@@ -129,7 +133,8 @@ def embedded(settings: Settings, clock: Clock | None = None) -> System:
     system = System(settings)
     system.intake = build_intake(settings, clock)
     system.supervision = build_supervision(settings, clock, log_app=system.intake.store)
-    system.projections = build_projections(settings, clock, log_app=system.intake.store)
+    system.projections = build_projections(settings, clock, log_app=system.intake.store,
+                                           past=asof.reader(system.intake.store))
     system.projections.follow(log_source(system.projections.views, system.supervision.app,
                                          "alerts", alert_message))
     return system

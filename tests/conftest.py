@@ -35,6 +35,7 @@ BUREAU_KEY = "bureau-secret-0000001"
 AUDITOR_KEY = "auditor-secret-000001"
 KEYS = (f"hall:H1:{HALL_KEY},hall:H2:{HALL2_KEY},bureau:bureau:{BUREAU_KEY},"
         f"auditor:audit:{AUDITOR_KEY}")
+CHAIN_KEY = "Y2hhaW4ta2V5LWZvci10ZXN0cy0wMDAwMDAwMDAwMDA="  # production keeps it elsewhere
 _databases = itertools.count(1)
 
 
@@ -70,7 +71,7 @@ def settings(tmp_path: Path) -> Settings:
 def pg_settings(tmp_path: Path, postgres: Postgres) -> Settings:
     """Production-style settings on a fresh PostgreSQL database (ClickHouse via chDB)."""
     dsn = postgres.create_database(f"hw_{next(_databases)}")
-    return embedded_settings(tmp_path / "var", event_store=dsn)
+    return embedded_settings(tmp_path / "var", event_store=dsn, chain_key=CHAIN_KEY)
 
 
 def auth(key: str) -> dict[str, str]:

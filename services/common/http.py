@@ -77,6 +77,7 @@ TITLES: dict[int, tuple[str, str, str]] = {
     413: ("too-large", "Request too large", "请求内容过大"),
     415: ("unsupported-media-type", "Unsupported Content-Type", "不支持的内容类型"),
     422: ("invalid", "Invalid field", "字段内容不合法"),
+    429: ("too-many-requests", "Too many requests; retry later", "请求过于频繁，请稍后再试"),
     500: ("internal", "Internal error; nothing was stored", "服务内部错误，本次请求未保存任何内容"),
     503: ("unavailable", "Temporarily unavailable; retry", "服务暂不可用，请稍后重试"),
 }

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
                              "$DATA_DIR/session.key")
     cipher_key: str = Field(default="", description="base64 AES key of the event store "
                             "(`hallwatch keygen`); empty = made once in $DATA_DIR/cipher.key")
+    chain_key: str = Field(default="", description="base64 key of the hash chains (never the "
+                           "cipher key; SECURITY.md); required outside the embedded mode "
+                           "unless HALLWATCH_CHAIN_KEY_FILE is set")
+    chain_key_file: str = Field(default="", description="a file holding the chain key "
+                                "(e.g. a secrets mount); embedded default: "
+                                "$DATA_DIR/chain.key")
     hall_topic: str = Field(default="hall.events", description="Kafka topic of hall events")
     alerts_topic: str = Field(default="supervision.alerts", description="Kafka topic of alerts")
     consumer_group: str = Field(default="hallwatch", description="prefix of the services' Kafka "
@@ -212,6 +218,13 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+    def chain_secret(self) -> bytes:
+        """The hash chains' key: HALLWATCH_CHAIN_KEY, else HALLWATCH_CHAIN_KEY_FILE; only an
+        embedded SQLite store may keep a generated one in its data dir (see SECURITY.md)."""
+        from services.common.chainkey import chain_secret
+
+        return chain_secret(self)
 
     def season_starts(self) -> tuple[tuple[int, int], tuple[int, int]]:
         def pair(text: str) -> tuple[int, int]:

@@ -116,6 +116,7 @@ class History(BaseModel):
     chain_head: str
     verified: bool = Field(description="every link of the whole chain recomputed and equal")
     broken_at_sequence: int | None
+    broken_reason: str | None = Field(None, description="what is wrong at the first break")
 
 
 YEAR_BODY = {"type": "object", "required": ["year", "holidays", "workdays"],
@@ -329,13 +330,21 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
                     principal: Annotated[Principal,
                                          Depends(keys.requires("auditor", "bureau"))],
                     as_of: str | None = None, cursor: str | None = None,
-                    limit: int = Query(200, ge=1, le=1000)) -> History:
-        """Auditors (applicant data in clear) and the bureau (masked) replay a case as it
+                    limit: int = Query(200, ge=1, le=1000),
+                    reason: str | None = Query(None, min_length=4, max_length=500)
+                    ) -> History:
+        """Auditors (applicant data in clear; ``reason`` required, and the read recorded
+        for the bureau: GET /v1/audit/reads) and the bureau (masked) replay a case as it
         was recorded up to ``as_of``, with the whole hash chain re-verified; events come
         in pages of ``limit`` from ``cursor``."""
         moment = bounded_time(as_of, "as_of", floor) if as_of else None
         after = decode_cursor(cursor, int)[0] if cursor else 0
+        if principal.role == "auditor" and reason is None:
+            raise InvalidEvent("an auditor reading personal data in clear must say why",
+                               "reason")
         whole = store.history(case_no, moment, unmasked=principal.role == "auditor")
+        if reason is not None and principal.role == "auditor":  # recorded before answered
+            store.reads.record(principal.id, case_no, reason, "history", store.clock())
         events = [e for e in whole["events"] if e["sequence"] > after]
         page = events[:limit]
         more = len(events) > limit

@@ -6,9 +6,7 @@ events are encrypted with the configured AES key (applicants' personal data is i
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +36,8 @@ from services.common import calendars, metrics, storage
 from services.common.settings import Settings, parse_case_prefixes
 from services.common.sources import Signal
 from services.common.storage import store_env
+from services.intake.logchain import LogChain
+from services.intake.reads import ReadLog
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -80,9 +80,10 @@ class HallStore(Application[UUID]):
         super().__init__(env=store_env(settings))
         self.clock = clock
         self.case_prefixes = parse_case_prefixes(settings.case_prefixes)
-        # The hash chain's key, derived from the store's secret (never the secret itself).
-        self.chain_key = hashlib.sha256(b"hallwatch chain\0"
-                                        + base64.b64decode(settings.cipher())).digest()
+        # The hash chains' key: its own secret, never the cipher key (SECURITY.md).
+        self.chain_key = settings.chain_secret()
+        self.log_chain = LogChain(self, self.chain_key)
+        self.reads = ReadLog(self)  # auditors' clear reads (services/intake/reads.py)
         summer, winter = settings.season_starts()
         self.seasons = Seasons(summer, winter)
         self.calendar = WorkCalendar()
@@ -175,6 +176,8 @@ class HallStore(Application[UUID]):
             except DomainError as refusal:
                 outcomes.append(refusal)
         recordings = self.save(*streams.values(), *receipts.values()) if receipts else []
+        if recordings:
+            self.log_chain.seal()  # link the new events at once (see hallwatch.chain)
         positions = {(r.domain_event.originator_id, r.domain_event.originator_version):
                      r.notification.id for r in recordings}
         results: list[Recorded | Exception] = []
@@ -276,6 +279,7 @@ class HallStore(Application[UUID]):
             return None
         case.recompute_deadline(self.calendar, rules.version, self.clock(), self.chain_key)
         self.save(case)
+        self.log_chain.seal()
         return case.case_no
 
     def _load_calendar_years(self) -> None:
@@ -323,9 +327,15 @@ class HallStore(Application[UUID]):
         if not stored:
             raise NotFound(f"case {case_no} is unknown", "case_no")
         previous, broken_at, events, summary = GENESIS, None, [], None
+        reason = None
         for record in stored:
-            event: Any = self.mapper.to_domain_event(record)
-            recorded = datetime.fromisoformat(event.recorded_at)
+            try:
+                event: Any = self.mapper.to_domain_event(record)
+                recorded = datetime.fromisoformat(event.recorded_at)
+            except Exception:  # a row nobody can decrypt or decode was tampered with
+                broken_at = broken_at or record.originator_version
+                reason = reason or "the stored event cannot be decrypted or decoded"
+                break
             if as_of is not None and recorded > as_of:
                 break
             if hasattr(event, "fact"):
@@ -337,6 +347,7 @@ class HallStore(Application[UUID]):
             expected = link(previous, content, self.chain_key)
             if broken_at is None and expected != event.chain:
                 broken_at = event.originator_version
+                reason = "the event differs from the one linked"
             previous = event.chain
             summary = event.summary
             events.append({
@@ -347,13 +358,25 @@ class HallStore(Application[UUID]):
                 "chain": event.chain,
                 **shown,
             })
-        if not events:
+        if not events and broken_at is None:
             raise NotFound(f"case {case_no} had no events recorded by {as_of}", "as_of")
+        in_log = self.log_chain.verify_stream(case_uuid)  # finds a deleted last event too
+        if broken_at is None and in_log is not None:
+            broken_at = self._sequence_at(in_log.position, case_uuid)
+            reason = in_log.reason
         metrics.chain_verified(broken_at is None)
         return {"case_no": case_no, "as_of": as_of.isoformat() if as_of else None,
                 "events": events, "summary": summary.as_dict() if summary else None,
                 "chain_head": previous,
-                "verified": broken_at is None, "broken_at_sequence": broken_at}
+                "verified": broken_at is None, "broken_at_sequence": broken_at,
+                "broken_reason": reason}
+
+    def _sequence_at(self, position: int, case_uuid: UUID) -> int:
+        """The case's event number linked at log ``position``."""
+        for sealed in self.log_chain.stream_marks(case_uuid):
+            if sealed[0] == position:
+                return sealed[1]
+        return 0
 
     def position_of(self, originator_id: UUID, version: int) -> int:
         return storage.position_of(self, originator_id, version)

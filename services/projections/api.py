@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
-from hallwatch.errors import Forbidden, NotFound
+from hallwatch.errors import Forbidden, InvalidEvent, NotFound
 from hallwatch.summary import CaseSummary
 from services.common.auth import Keyring, Principal
 from services.common.http import (
@@ -61,6 +61,11 @@ def _local(moment: datetime | None) -> str | None:
     return moment.astimezone(CHINA_TZ).isoformat() if moment else None
 
 
+def _raised(alert: dict[str, Any]) -> datetime:
+    raised = alert["raised_at"]
+    return raised if isinstance(raised, datetime) else datetime.fromisoformat(str(raised))
+
+
 def case_body(summary: CaseSummary, now: datetime, findings: list[dict[str, Any]]
               ) -> dict[str, Any]:
     shown = summary.as_dict()
@@ -78,15 +83,27 @@ def case_body(summary: CaseSummary, now: datetime, findings: list[dict[str, Any]
 
 
 def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
-           floor: date = DEFAULT_FLOOR) -> APIRouter:
-    """``floor``: the earliest moment a query may name."""
+           floor: date = DEFAULT_FLOOR, past: Callable[..., Any] | None = None) -> APIRouter:
+    """``floor``: the earliest moment a query may name; ``past``: the event store's
+    as-of reader (services.intake.asof.reader, wired by services/system.py), where the process has one."""
     api = APIRouter(tags=["views"])
     readers = Depends(keys.requires("bureau", "auditor"))
 
     @api.get("/v1/cases/{case_no}", response_model=CaseView, dependencies=[readers],
-             responses=documented(403, 404))
-    def get_case(case_no: str) -> dict[str, Any]:
-        """A case (bureau or auditor key)."""
+             responses=documented(403, 404, 422))
+    def get_case(case_no: str, as_of: str | None = None,
+                 position: int | None = Query(None, ge=1)) -> dict[str, Any]:
+        """A case (bureau or auditor key); with ``as_of`` (a time) or ``position`` (a log
+        position), as the system knew it then: its light judged at that moment and the
+        findings raised by then."""
+        if as_of is not None or position is not None:
+            if past is None:
+                raise InvalidEvent("as-of reads need the event store in this process",
+                                   "as_of")
+            moment = bounded_time(as_of, "as_of", floor) if as_of else None
+            summary, at = past(case_no, moment, position)
+            return case_body(summary, at, [a for a in views.alerts({"case": case_no})
+                                           if _raised(a) <= at])
         summary = views.case(case_no)
         if summary is None:
             raise NotFound(f"case {case_no} is unknown", "case_no")

@@ -62,8 +62,9 @@ class Projections:
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None,
-          log_app: Any = None) -> Projections:
-    """``log_app``: the event-store application to follow when embedded."""
+          log_app: Any = None, past: Any = None) -> Projections:
+    """``log_app``: the event-store application to follow when embedded; ``past``: the
+    case-as-of reader over the hall store, where this process has the store."""
     views = Views(connect(settings.clickhouse_url))
     source: Source
     if settings.embedded:
@@ -74,7 +75,8 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              f"{settings.consumer_group}-{CONSUMER}",
                              instance_id=settings.instance_id)
     keys = Keyring.of(settings)
-    router = api.router(views, keys, clock or settings.now(), settings.time_floor)
+    router = api.router(views, keys, clock or settings.now(),
+                        settings.time_floor, past)
     router.include_router(bulletin_api.publishing_router(  # bulletins published, frozen
         views, keys, clock or settings.now(),
         Publications(settings, clock or settings.now())))

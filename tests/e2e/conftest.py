@@ -39,6 +39,7 @@ def production(tmp_path, postgres, kafka):
         "HALLWATCH_CONSUMER_GROUP": f"e2e-{uuid.uuid4().hex[:6]}",
         "HALLWATCH_CLICKHOUSE": f"chdb:///{tmp_path / 'chdb-a'}",
         "HALLWATCH_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "HALLWATCH_CHAIN_KEY": base64.b64encode(os.urandom(32)).decode(),
         "HALLWATCH_DATA_DIR": str(tmp_path / "var"),
         "HALLWATCH_KEYS": KEYS,
         "HALLWATCH_CLOCK": NOW,

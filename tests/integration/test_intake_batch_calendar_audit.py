@@ -139,13 +139,15 @@ def test_an_auditor_replays_a_case_as_of_a_moment_with_a_verified_chain(client, 
     clock.set("2026-10-09T10:00:00+08:00")
     client.post("/v1/events", content=json.dumps(completed("C1", "2026-10-09T09:00:00+08:00")),
                 headers=auth(HALL_KEY))
-    full = client.get("/v1/cases/C1/history", headers=auth(AUDITOR_KEY)).json()
+    full = client.get("/v1/cases/C1/history", params={"reason": "复核投诉 2026-17"},
+                      headers=auth(AUDITOR_KEY)).json()
     assert full["verified"] is True
     assert [e["sequence"] for e in full["events"]] == [1, 2]
     assert full["events"][0]["fact"]["data"]["applicant"] == person
     assert full["summary"]["status"] == "completed"
     recorded_first = full["events"][0]["recorded_at"]
-    then = client.get("/v1/cases/C1/history", params={"as_of": recorded_first},
+    then = client.get("/v1/cases/C1/history", params={"as_of": recorded_first,
+                                                      "reason": "复核投诉 2026-17"},
                       headers=auth(AUDITOR_KEY)).json()
     assert [e["sequence"] for e in then["events"]] == [1]
     assert then["summary"]["status"] == "accepted"
@@ -171,7 +173,8 @@ def test_altering_a_stored_event_breaks_the_verified_chain(settings, clock):
     db.execute("UPDATE stored_events SET state=? WHERE originator_version=? AND topic LIKE "
                "'%Case.FactRecorded'", (cipher.encrypt(plain), version))
     db.commit()
-    history = client.get("/v1/cases/C1/history", headers=auth(AUDITOR_KEY)).json()
+    history = client.get("/v1/cases/C1/history", params={"reason": "定期核查"},
+                         headers=auth(AUDITOR_KEY)).json()
     assert history["verified"] is False
     assert history["broken_at_sequence"] == 2
     service.store.close()

@@ -65,7 +65,8 @@ def test_a_case_history_comes_in_pages_with_the_whole_chain_verified(world, cloc
                     "data": {"materials": [f"材料{day}"]}})
     clock.set("2026-10-09T10:05:00+08:00")
     world.send(completed("C1", "2026-10-09T10:00:00+08:00"))
-    answers = pages(world.client, "/v1/cases/C1/history", AUDITOR_KEY, "events", limit=2)
+    answers = pages(world.client, "/v1/cases/C1/history", AUDITOR_KEY, "events", limit=2,
+                    reason="核查分页")
     sequences = [e["sequence"] for a in answers for e in a["events"]]
     assert sequences == list(range(1, answers[0]["count"] + 1))
     assert answers[0]["count"] == len(sequences) >= 3

@@ -32,6 +32,7 @@ SECRETS = {
     "GRAFANA_ADMIN_PASSWORD": "gf-secret-000000001",
     "HALLWATCH_KEYS": "hall:H1:hall-h1-secret-000001,monitor:prometheus:monitor-secret-0001",
     "HALLWATCH_CIPHER_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "HALLWATCH_CHAIN_KEY": "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=",
 }
 SERVICES = {"intake", "relay", "supervision", "projections"}
 DATASOURCES = {"prometheus", "clickhouse"}
