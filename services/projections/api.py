@@ -85,7 +85,8 @@ def case_body(summary: CaseSummary, now: datetime, findings: list[dict[str, Any]
 def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
            floor: date = DEFAULT_FLOOR, past: Callable[..., Any] | None = None) -> APIRouter:
     """``floor``: the earliest moment a query may name; ``past``: the event store's
-    as-of reader (services.intake.asof.reader, wired by services/system.py), where the process has one."""
+    as-of reader (services.intake.asof.reader, wired by services/system.py), where the
+    process has one."""
     api = APIRouter(tags=["views"])
     readers = Depends(keys.requires("bureau", "auditor"))
 
