@@ -2,7 +2,7 @@
 
 Starts ``hallwatch serve`` (SQLite + chDB under var/demo) on an accelerated clock, and
 the simulator of the seed city streaming every hall's events into it on the same clock:
-one simulated day a minute from Monday 2 March 2026. Prints the dashboard URL with a
+one simulated day a minute from Monday 2 March 2026. Prints the console URL with a
 bureau sign-in key and a status line now and then; alerts arrive within a minute and the
 bulletin of the simulated month can be fetched at any time. Ctrl-C stops everything.
 
@@ -99,12 +99,13 @@ def main() -> int:
         if stop.is_set():
             return 130
         base = server.url
-        print(f"\n  dashboard  {base}/dashboard#key={BUREAU_KEY}\n"
-              f"  sign in    bureau key {BUREAU_KEY} (auditor key {AUDITOR_KEY})\n"
+        print(f"\n  console    {base}/console\n"
+              f"  sign in    with the bureau key {BUREAU_KEY} (auditor key {AUDITOR_KEY})\n"
               f"  bulletin   curl -H 'Authorization: Bearer {BUREAU_KEY}' "
               f"'{base}/v1/bulletins?from={MONTH[0]}&to={MONTH[1]}'\n"
               f"  alerts     curl -H 'Authorization: Bearer {BUREAU_KEY}' '{base}/v1/alerts'\n"
-              f"  metrics    {base}/metrics\n", flush=True)
+              f"  metrics    curl -H 'Authorization: Bearer {BUREAU_KEY}' '{base}/metrics'\n",
+              flush=True)
         city = City(halls, args.seed, Rates(), args.scale)
         begin = clock()
         run = Run(city, clock, begin, begin + timedelta(days=3650), Sender(base, keys),

@@ -14,7 +14,7 @@ def test_the_demo_scenario_runs_the_city_and_shows_alerts_and_a_bulletin(tmp_pat
                           timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    assert "/dashboard#key=demo-bureau-key-0001" in out
+    assert "/console" in out and "demo-bureau-key-0001" in out
     assert "refused 0;" in out
     alerts = out.split("alerts by rule:")[1].split("bulletin")[0].split()
     assert len(alerts) >= 4  # at least two rules, each with a count
