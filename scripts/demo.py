@@ -171,7 +171,7 @@ def report_once(base: str, result: dict[str, Any], rules: Counter[str]) -> int:
     if report is not None:
         for row in report.get("rows", []):
             print(f"bulletin {MONTH[0]}..{MONTH[1]} hall {row['hall_id']:<18} accepted "
-                  f"{row['accepted']:<5} completed {row['completed']:<5} on time "
+                  f"{row['accepted']:<5} decided {row['decided']:<5} on time "
                   f"{row['on_time_rate']}")
     ok = refused == 0 and result["sent"] > 0 and len(rules) >= 2 and report is not None
     print("\ndemo: " + ("ok" if ok else "FAILED"))

@@ -203,11 +203,15 @@ def parser() -> argparse.ArgumentParser:
                                epilog=settings_help(READS["calendar load"]))
     load.add_argument("file", help="the notice as a JSON file")
     load.set_defaults(func=cmd_calendar_load)
-    user = sub.add_parser("user").add_subparsers(dest="action", required=True)
-    add = user.add_parser("add", help="add a named user (password as an argon2 hash) to "
-                                      "HALLWATCH_KEYS_FILE")
+    text = "named officials and auditors of the console"
+    user = sub.add_parser("user", help=text, description=text).add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    text = "add a named user (password kept as an argon2 hash) to HALLWATCH_KEYS_FILE"
+    add = user.add_parser("add", help=text, description=text)
     add.add_argument("name", help="the user name to sign in with")
-    add.add_argument("--role", required=True, choices=["bureau", "auditor", "monitor"])
+    add.add_argument("--role", required=True, choices=["bureau", "auditor", "monitor"],
+                     help="what the user may do: bureau (act), auditor (read in clear), "
+                          "monitor (metrics)")
     add.add_argument("--display-name", default="", help="the person's name, e.g. 张伟")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin")

@@ -17,10 +17,13 @@ def add_parser(sub: Any) -> None:
     """Add ``bulletin`` to the ``hallwatch`` subcommands."""
     from services.projections.bulletin import SCOPES
 
-    p = sub.add_parser("bulletin", help="write the bulletin of a period (定期通报)")
+    text = "write the bulletin (定期通报) of a named period as JSON, HTML or PDF"
+    p = sub.add_parser("bulletin", help=text, description=text)
     p.add_argument("--period", required=True, help="2026-W47, 2026-11, 2026-Q4, 2026-H2, 2026")
-    p.add_argument("--scope", default="hall", choices=SCOPES)
-    p.add_argument("--format", default="json", choices=FORMATS)
+    p.add_argument("--scope", default="hall", choices=SCOPES,
+                   help="rows per hall, department, window, staff or matter (default: hall)")
+    p.add_argument("--format", default="json", choices=FORMATS,
+                   help="json (default), html or pdf")
     p.add_argument("--out", required=True, help="file to write ('-' for standard output)")
     p.set_defaults(func=cmd_bulletin)
 

@@ -48,7 +48,7 @@ class Projections:
 
     def _write(self, batch: list[Any]) -> None:
         self.views.write(batch)
-        alerts = [m.value for m in batch if "alert_id" in m.value]
+        alerts = [m.alert for m in batch if m.is_alert]
         for listener in self.listeners if alerts else ():
             listener(alerts)
 

@@ -165,6 +165,7 @@ class System:
         self.alerts_topic = f"supervision.alerts.{tag}"
         self.group = f"chaos-{tag}"
         self.cipher_key = base64.b64encode(os.urandom(32)).decode()
+        self.chain_key = base64.b64encode(os.urandom(32)).decode()  # apart from the cipher key
         self.chdb_dir = base / "chdb"
         self.procs: dict[str, Proc] = {}
         self._nobody_dir: Path | None = None
@@ -237,6 +238,7 @@ class System:
             "HALLWATCH_CONSUMER_GROUP": self.group,
             "HALLWATCH_CLICKHOUSE": f"chdb:///{self.chdb_dir}",
             "HALLWATCH_CIPHER_KEY": self.cipher_key,
+            "HALLWATCH_CHAIN_KEY": self.chain_key,
             "HALLWATCH_DATA_DIR": str(self.base / "var" / name),
             "HALLWATCH_KEYS": KEYS,
             "HALLWATCH_CLOCK": f"fixed:{self.clock_start.isoformat()}",

@@ -59,7 +59,8 @@ def drive_traffic(world: World, clock) -> None:
     world.settle()
     clock.set("2026-10-20T09:00:00+08:00")  # past the deadline: warning, then overdue
     world.settle()
-    history = world.client.get("/v1/cases/M1/history", headers=bearer(AUDITOR_KEY))
+    history = world.client.get("/v1/cases/M1/history", params={"reason": "metrics test"},
+                               headers=bearer(AUDITOR_KEY))
     assert history.status_code == 200 and history.json()["verified"] is True
 
 
