@@ -1,143 +1,184 @@
-"""The embedded demo: starts `hallwatch serve` with nothing but demo keys configured,
-streams a morning of hall events into it as a hall system would, and prints what the
-supervision bureau sees. The clock is fixed at 2026-10-12 10:00 (+08:00) so the lights
-are the same on every run; set DEMO_KEEP=1 to keep the server running afterwards."""
+"""The embedded demo: a living city in one command.
+
+Starts ``hallwatch serve`` (SQLite + chDB under var/demo) on an accelerated clock, and
+the simulator of the seed city streaming every hall's events into it on the same clock:
+one simulated day a minute from Monday 2 March 2026. Prints the dashboard URL with a
+bureau sign-in key and a status line now and then; alerts arrive within a minute and the
+bulletin of the simulated month can be fetched at any time. Ctrl-C stops everything.
+
+``--once`` runs a fixed short scenario (a day and a half, fast), prints the alerts and
+the bulletin, and exits: 0 when every event was accepted and alerts were raised.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import shutil
-import socket
-import subprocess
+import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-HALL_KEY = "demo-hall-key-0001"
+from services.common.clocks import AcceleratedClock
+from services.simulator import directory
+from services.simulator.city import City, Rates
+from services.simulator.driver import Run, Sender, summary
+from services.simulator.embedded import EmbeddedServer, hall_keys
+
 BUREAU_KEY = "demo-bureau-key-0001"
-NOW = "2026-10-12T10:00:00+08:00"
+AUDITOR_KEY = "demo-auditor-key-0001"
+START = "2026-03-01T20:00:00+08:00"  # Sunday evening: the halls open on Monday
+MONTH = ("2026-03-01", "2026-04-01")
+STATUS_SECONDS = 15
+ONCE_DAYS = 1.5  # simulated days of the --once scenario
+ONCE_LIMIT_SECONDS = 300
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def call(base: str, method: str, path: str, key: str, body: dict | None = None
-         ) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers={
-        "Authorization": f"Bearer {key}", "Content-Type": "application/cloudevents+json"})
+def get(base: str, path: str) -> tuple[int, Any]:
+    request = urllib.request.Request(base + path,
+                                     headers={"Authorization": f"Bearer {BUREAU_KEY}"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, None
+    except OSError:
+        return 0, None
 
 
-def event(n: int, type_: str, case: str, at: str, data: dict) -> dict:
-    return {"specversion": "1.0", "id": f"demo-{n}", "source": "/halls/realestate-01",
-            "type": f"cn.gov.hall.{type_}", "subject": case, "time": at, "data": data}
+def alerts_by_rule(base: str) -> Counter[str]:
+    status, body = get(base, "/v1/alerts?limit=10000")
+    return Counter(a["rule"] for a in body["alerts"]) if status == 200 else Counter()
 
 
-def accepted(kind: str, days: int | None, receipt: str) -> dict:
-    data = {"matter_code": "000123004000", "matter_name": "不动产转移登记", "kind": kind,
-            "window_id": "W03", "staff_id": "S017",
-            "applicant": {"name": "王小明", "id_number": "220402199001011234"}}
-    if days:
-        data.update(promised_days=days, receipt_no=receipt)
-    return data
+def bulletin(base: str) -> dict[str, Any] | None:
+    status, body = get(base, f"/v1/bulletins?from={MONTH[0]}&to={MONTH[1]}")
+    return body if status == 200 else None
 
 
-SCRIPT = [
-    ("case.accepted", "LY-2026-0001", "2026-09-30T09:12:00+08:00",
-     accepted("promised", 5, "SL-1")),
-    ("case.accepted", "LY-2026-0002", "2026-09-25T14:02:00+08:00",
-     accepted("promised", 3, "SL-2")),
-    ("case.accepted", "LY-2026-0003", "2026-10-09T09:30:00+08:00",
-     accepted("immediate", None, "")),
-    ("case.completed", "LY-2026-0003", "2026-10-09T09:41:00+08:00", {"result": "approved"}),
-    ("case.accepted", "LY-2026-0004", "2026-10-10T10:05:00+08:00",
-     accepted("promised", 10, "SL-4")),
-    ("case.accepted", "LY-2026-0005", "2026-10-12T08:40:00+08:00",
-     accepted("promised", 5, "SL-5")),
-    ("case.rejected", "LY-2026-0005", "2026-10-12T09:05:00+08:00",
-     {"category": "non_compliant", "reason": "申请材料不符合法定形式"}),
-    ("post.absence_noticed", "W03", "2026-10-12T09:20:00+08:00",
-     {"window_id": "W03", "staff_id": "S017", "reason": "临时外出",
-      "expected_return": "2026-10-12T09:40:00+08:00"}),
-]
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--once", action="store_true", help="a fixed short scenario, then exit")
+    parser.add_argument("--speed", type=float, help="simulated seconds per real second "
+                        "(default 1440, one day a minute; 7200 with --once)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scale", type=float, default=1.0, help="arrivals per day x this")
+    parser.add_argument("--data-dir", type=Path, default=Path("var/demo"))
+    return parser.parse_args()
 
 
-def main() -> None:
-    data_dir = Path("var/demo")
-    shutil.rmtree(data_dir, ignore_errors=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "HALLWATCH_DATA_DIR": str(data_dir), "HALLWATCH_CLOCK": f"fixed:{NOW}",
-           "HALLWATCH_KEYS": f"hall:realestate-01:{HALL_KEY},bureau:bureau:{BUREAU_KEY}"}
-    for name in ("HALLWATCH_EVENT_STORE", "HALLWATCH_KAFKA_BOOTSTRAP", "HALLWATCH_CLICKHOUSE"):
-        env.pop(name, None)
-    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
-                              env=env)
+def main() -> int:
+    args = arguments()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    shutil.rmtree(args.data_dir, ignore_errors=True)
+    halls = directory.load()
+    keys = hall_keys(halls, prefix="demo")
+    speed = args.speed or (7200.0 if args.once else 1440.0)
+    clock = AcceleratedClock(datetime.fromisoformat(START), speed, time.time())
+    server = EmbeddedServer(args.data_dir, clock.spec, ",".join(
+        [*(f"hall:{h}:{k}" for h, k in keys.items()), f"bureau:bureau:{BUREAU_KEY}",
+         f"auditor:audit:{AUDITOR_KEY}"]))
+    print(f"starting hallwatch (embedded: SQLite + chDB under {args.data_dir}), clock "
+          f"{clock.spec}", flush=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    sys.exit("demo: the server did not start")
-                time.sleep(0.3)
-        print(f"\nhallwatch (embedded: SQLite + chDB under {data_dir}) at {base}; clock {NOW}\n")
-        for n, (type_, case, at, data) in enumerate(SCRIPT, 1):
-            body = event(n, type_, case, at, data)
-            status, body = call(base, "POST", "/v1/events", HALL_KEY, body)
-            print(f"hall   POST {type_:<16} {case}  -> {status} position {body.get('position')}")
-        status, body = call(base, "POST", "/v1/events", HALL_KEY, event(1, *SCRIPT[0]))
-        print(f"hall   POST (retry of demo-1)                -> {status} (idempotent)")
-        bad = event(99, "case.accepted", "LY-2026-0009", "2026-10-12T09:00:00", {"kind": "x"})
-        status, body = call(base, "POST", "/v1/events", HALL_KEY, bad)
-        print(f"hall   POST (malformed)                      -> {status} {body['error']}\n")
-        print(f"{'case':<14}{'kind':<11}{'status':<11}{'accepted':<27}{'due':<27}light")
-        for case in sorted({c for t, c, _, _ in SCRIPT if t.startswith("case.")}):
-            for _ in range(50):
-                status, view = call(base, "GET", f"/v1/cases/{case}", BUREAU_KEY)
-                if status == 200 and (case != "LY-2026-0003" or view["status"] == "completed"):
-                    break
-                time.sleep(0.2)
-            print(f"{case:<14}{view['kind']:<11}{view['status']:<11}{view['accepted_at']:<27}"
-                  f"{view['due_at']:<27}{view['light']}")
-        print("\nsupervision (raised_at = when the rule was broken):")
-        for _ in range(50):
-            _, found = call(base, "GET", "/v1/alerts", BUREAU_KEY)
-            if len(found["alerts"]) >= 9:
-                break
-            time.sleep(0.2)
-        for alert in sorted(found["alerts"], key=lambda a: a["raised_at"]):
-            subject = alert.get("case_no") or alert.get("window_id")
-            print(f"  {alert['raised_at']}  {alert['severity']:<8}{alert['rule']:<24}"
-                  f"{subject:<14}{alert['status']}  {alert['detail'][:40]}")
-        _, report = call(base, "GET", "/v1/bulletins?from=2026-09-01&to=2026-10-13", BUREAU_KEY)
-        for row in report["rows"]:
-            print(f"\nbulletin {report['period']['from']}..{report['period']['to']} "
-                  f"hall {row['hall_id']}: accepted {row['accepted']}, completed "
-                  f"{row['completed']}, on time {row['on_time_rate']}, overdue "
-                  f"{row['overdue']}, rejections {row['rejections_by_category']}, "
-                  f"findings {row['findings']}")
-        print(f"\ndashboard: {base}/dashboard (bureau key {BUREAU_KEY}); metrics: {base}/metrics")
-        if os.environ.get("DEMO_KEEP"):
-            print("serving until Ctrl-C ...")
-            server.wait()
+        server.start()
+    except RuntimeError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
+    try:
+        if stop.is_set():
+            return 130
+        base = server.url
+        print(f"\n  dashboard  {base}/dashboard#key={BUREAU_KEY}\n"
+              f"  sign in    bureau key {BUREAU_KEY} (auditor key {AUDITOR_KEY})\n"
+              f"  bulletin   curl -H 'Authorization: Bearer {BUREAU_KEY}' "
+              f"'{base}/v1/bulletins?from={MONTH[0]}&to={MONTH[1]}'\n"
+              f"  alerts     curl -H 'Authorization: Bearer {BUREAU_KEY}' '{base}/v1/alerts'\n"
+              f"  metrics    {base}/metrics\n", flush=True)
+        city = City(halls, args.seed, Rates(), args.scale)
+        begin = clock()
+        run = Run(city, clock, begin, begin + timedelta(days=3650), Sender(base, keys),
+                  stop=stop, progress=None)
+        started = time.monotonic()
+        worker = threading.Thread(target=run.run, name="simulator", daemon=True)
+        worker.start()
+        if args.once:
+            # The city keeps running while we wait: the server's clock does not stop, so
+            # stopping the halls early would leave cases open and make them overdue.
+            rules = wait_once(base, run, begin + timedelta(days=ONCE_DAYS), stop)
+            stop.set()
+            worker.join(timeout=60)
+            return report_once(base, summary(run, time.monotonic() - started), rules)
+        print("simulating the seed city; Ctrl-C to stop", flush=True)
+        while worker.is_alive() and not stop.wait(STATUS_SECONDS):
+            status(base, run)
+        stop.set()
+        worker.join(timeout=60)
+        result = summary(run, time.monotonic() - started)
+        print(f"\nstopped: sent {result['sent']} events, accepted {result['accepted']}, "
+              f"refused {sum(result['refused'].values())}; simulated "
+              f"{result['simulated']['from'][:16]} .. {result['simulated']['to'][:16]}")
+        return 0
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
+
+
+def status(base: str, run: Run) -> None:
+    rules = alerts_by_rule(base)
+    moment = f"{run.sim_now:%Y-%m-%d %H:%M}" if run.sim_now else "-"
+    shown = ", ".join(f"{rule} {n}" for rule, n in rules.most_common(6)) or "none yet"
+    print(f"[{moment}] events sent {run.tally.sent} (refused "
+          f"{sum(run.tally.refused.values())}); alerts {sum(rules.values())}: {shown}",
+          flush=True)
+
+
+def wait_once(base: str, run: Run, until: Any, stop: threading.Event) -> Counter[str]:
+    """Alerts by rule once the scenario has run its simulated time and raised alerts of
+    at least three rules (or the real-time limit passed)."""
+    deadline = time.monotonic() + ONCE_LIMIT_SECONDS
+    rules: Counter[str] = Counter()
+    while time.monotonic() < deadline and not stop.is_set():
+        if run.sim_now is not None and run.sim_now >= until:
+            rules = alerts_by_rule(base)
+            if len(rules) >= 3:
+                break
+        stop.wait(1)
+    return rules
+
+
+def report_once(base: str, result: dict[str, Any], rules: Counter[str]) -> int:
+    refused = sum(result["refused"].values())
+    print(f"sent {result['sent']} events ({result['batches']} batches), accepted "
+          f"{result['accepted']}, refused {refused}; simulated "
+          f"{result['simulated']['from'][:16]} .. {result['simulated']['to'][:16]}")
+    for sample in result["refusal_samples"]:
+        print(f"  refused: {sample}")
+    print("\nalerts by rule:")
+    for rule, count in sorted(rules.items()):
+        print(f"  {rule:<30}{count}")
+    report = bulletin(base)
+    if report is not None:
+        for row in report.get("rows", []):
+            print(f"bulletin {MONTH[0]}..{MONTH[1]} hall {row['hall_id']:<18} accepted "
+                  f"{row['accepted']:<5} completed {row['completed']:<5} on time "
+                  f"{row['on_time_rate']}")
+    ok = refused == 0 and result["sent"] > 0 and len(rules) >= 2 and report is not None
+    print("\ndemo: " + ("ok" if ok else "FAILED"))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping: leave quietly
+        sys.exit(130)

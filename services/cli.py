@@ -154,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
     load = calendar.add_parser("load", help="load an official holiday notice (JSON)")
     load.add_argument("file")
     load.set_defaults(func=cmd_calendar_load)
+    from services.simulator.command import add_subcommand
+    add_subcommand(sub)
     return top
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hallwatch.calendar import CHINA_TZ
+from services.common import clocks
 
 ROLES = ("hall", "bureau", "auditor", "monitor")  # monitor: metrics and health detail
 
@@ -126,22 +126,12 @@ class Settings(BaseSettings):
     @field_validator("clock")
     @classmethod
     def _clock(cls, value: str) -> str:
-        if value != "system":
-            kind, _, moment = value.partition(":")
-            try:
-                parsed = datetime.fromisoformat(moment)
-            except ValueError:
-                parsed = None
-            if kind != "fixed" or parsed is None or parsed.tzinfo is None:
-                raise ValueError("must be 'system' or 'fixed:<RFC 3339 time with offset>'")
-        return value
+        # An accelerated clock is anchored once here, so every clock of this process agrees.
+        return clocks.anchored(value)
 
     def now(self) -> Callable[[], datetime]:
-        """The process clock: the system's, or a fixed moment (demos and tests)."""
-        if self.clock == "system":
-            return lambda: datetime.now(CHINA_TZ)
-        fixed = datetime.fromisoformat(self.clock.partition(":")[2])
-        return lambda: fixed
+        """The process clock: the system's, a fixed moment, or an accelerated one."""
+        return clocks.parse_clock(self.clock)
 
     @field_validator("summer_start", "winter_start")
     @classmethod
