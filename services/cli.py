@@ -127,6 +127,22 @@ def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
     print(f"loaded {rules.version}; recomputed {len(recomputed)} provisional deadlines")
 
 
+def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> None:
+    from hallwatch.errors import InvalidEvent
+    from services.common.directories import record
+    from services.intake import directory
+    from services.intake.store import HallStore
+
+    try:
+        document = directory.check(json.loads(Path(args.file).read_text()))
+    except (OSError, ValueError) as error:
+        sys.exit(f"hallwatch directory load: {args.file}: {error}")
+    except InvalidEvent as error:
+        sys.exit(f"hallwatch directory load: {args.file}: {error.field}: {error}")
+    store = HallStore(settings, settings.now())
+    print(f"loaded directory {record(store, document, 'cli', store.clock())}")
+
+
 def cmd_keygen(settings: Settings, args: argparse.Namespace) -> None:
     print(base64.b64encode(secrets.token_bytes(32)).decode())
 
@@ -154,6 +170,10 @@ def parser() -> argparse.ArgumentParser:
     load = calendar.add_parser("load", help="load an official holiday notice (JSON)")
     load.add_argument("file")
     load.set_defaults(func=cmd_calendar_load)
+    directory = sub.add_parser("directory").add_subparsers(dest="action", required=True)
+    load = directory.add_parser("load", help="load the bureau's directory (JSON)")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_directory_load)
     from services.simulator.command import add_subcommand
     add_subcommand(sub)
     return top

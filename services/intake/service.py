@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from services.common.auth import Keyring
 from services.common.settings import Settings
-from services.intake import api
+from services.intake import api, directory
 from services.intake.store import HallStore
 
 
@@ -23,5 +23,6 @@ class Intake:
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None) -> Intake:
     store = HallStore(settings, clock or settings.now())
-    return Intake(store, api.router(store, Keyring(settings.key_specs),
-                                         settings.time_floor), settings)
+    routes = api.router(store, Keyring(settings.key_specs), settings.time_floor)
+    routes.include_router(directory.router(store, Keyring(settings.key_specs), store.clock))
+    return Intake(store, routes, settings)
