@@ -20,8 +20,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from hallwatch.directory import consistency_problems
-from hallwatch.errors import InvalidEvent
+from hallwatch.directory import DirectoryVersions, consistency_problems, masked_document
+from hallwatch.errors import InvalidEvent, NotFound
 from services.common.auth import Keyring, Principal
 from services.common.directories import record
 from services.common.http import documented
@@ -74,5 +74,19 @@ def router(app: Application[Any], keys: Keyring, clock: Any) -> APIRouter:
         return DirectoryLoaded(version=version, halls=len(document["halls"]),
                                windows=sum(len(h["windows"]) for h in document["halls"]),
                                matters=len(document["matters"]))
+
+    @api.get("/v1/directory", responses=documented(403, 404),
+             response_description="the directory document, version as recorded")
+    def get_directory(principal: Annotated[Principal,
+                                           Depends(keys.requires("bureau", "auditor"))]
+                      ) -> dict[str, Any]:
+        """The current directory: staff names in clear for auditors, masked (张*) for
+        the bureau."""
+        ident = DirectoryVersions.create_id()
+        if ident not in app.repository:
+            raise NotFound("no directory has been loaded", "")
+        versions: DirectoryVersions = app.repository.get(ident)
+        document = {**versions.document, "version": versions.directory_version}
+        return document if principal.role == "auditor" else masked_document(document)
 
     return api

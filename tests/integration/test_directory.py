@@ -144,3 +144,63 @@ def test_the_directory_load_command_records_a_version_or_exits_1_naming_the_fiel
     assert [type(e).__name__ for e in directory_events(store)] == ["Loaded"]
     assert isinstance(store.repository.get(DirectoryVersions.create_id()), DirectoryVersions)
     store.close()
+
+
+def test_auditors_read_staff_names_in_clear_and_the_bureau_masked(client):
+    assert client.get("/v1/directory", headers=bearer(BUREAU_KEY)).status_code == 404
+    version = client.post("/v1/directory", json=sample(),
+                          headers=bearer(BUREAU_KEY)).json()["version"]
+    name = sample()["staff"][0]["name"]
+    audited = client.get("/v1/directory", headers=bearer(AUDITOR_KEY)).json()
+    seen = client.get("/v1/directory", headers=bearer(BUREAU_KEY)).json()
+    assert audited["version"] == seen["version"] == version
+    assert audited["staff"][0]["name"] == name
+    assert seen["staff"][0]["name"] == name[0] + "*" * (len(name) - 1)
+    assert client.get("/v1/directory", headers=bearer(HALL_KEY)).status_code == 403
+
+
+def test_a_directory_relayed_through_kafka_reaches_supervision_on_postgresql(
+        pg_settings, kafka, clock):
+    from kafka import KafkaConsumer
+
+    from services.common.directories import record
+    from services.common.messages import Message
+    from services.intake.relay import Relay, producer
+    from services.intake.service import build as build_intake
+    from services.supervision.app import Supervision, load_rules
+
+    topic = f"hall.events.directory.{clock().timestamp():.0f}"
+    kafka.create_topic(topic, partitions=1)
+    clock.set("2026-11-02T09:05:00+08:00")
+    intake = build_intake(pg_settings, clock)
+    version = record(intake.store, sample(), "bureau", clock())
+    intake.store.record(accepted("C1", time="2026-11-02T09:00:00+08:00",
+                                 matter_code=UNKNOWN_MATTER), "H1")
+    relay = Relay(intake.store, producer(kafka.bootstrap), topic)
+    while relay.run_once(limit=10):
+        pass
+    consumer = KafkaConsumer(topic, bootstrap_servers=kafka.bootstrap,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=30_000)
+    records = []
+    for item in consumer:
+        records.append(item)
+        if len(records) == 2:
+            break
+    consumer.close()
+    values = [json.loads(r.value) for r in records]
+    assert [v["type"] for v in values] == ["cn.gov.hall.directory.loaded",
+                                           "cn.gov.hall.case.accepted"]
+    name = sample()["staff"][0]["name"]
+    assert name.encode() not in records[0].value  # masked on the wire
+    supervision = Supervision(pg_settings, clock, load_rules(""))
+    supervision.handle([Message(topic, r.partition, r.offset, r.key.decode(), v)
+                        for r, v in zip(records, values, strict=True)])
+    assert supervision.directory is not None and supervision.directory.version == version
+    raised = [supervision.mapper.to_domain_event(n)
+              for n in supervision.recorder.select_notifications(1, 100)
+              if n.topic.endswith("Alert.Raised")]
+    assert [(a.rule, a.context["directory_version"]) for a in raised] == [
+        ("matter.not_in_catalogue", version)]
+    supervision.close()
+    intake.store.close()
