@@ -32,6 +32,8 @@ def october(settings, clock):
     send(event("case.rated", "C1", "2026-10-10T09:00:00+08:00", {"satisfaction": 5}))
     send(event("case.rating_rectified", "C1", "2026-10-12T09:00:00+08:00",
                {"action": "回访致歉"}))
+    for case in ("C1", "C2"):  # decisions delivered in time (行政许可法 art. 44)
+        send(event("case.delivered", case, "2026-10-13T10:00:00+08:00", {"method": "window"}))
     # Hall H2: one case in September, one in October, both on time.
     send(accepted("D0", hall="H2", time="2026-09-21T09:00:00+08:00"))
     send(completed("D0", "2026-09-22T09:00:00+08:00", hall="H2"))
