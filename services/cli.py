@@ -97,17 +97,27 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
     from services.intake.store import HallStore
 
     _require_kafka(settings)
-    stop = _stop_on_signals()
+    stop = _stop_on_signals() if args.port is None else threading.Event()
     relay = Relay(HallStore(settings, settings.now()), producer(settings.kafka_bootstrap),
                   settings.hall_topic)
     print(f"relay publishing to {settings.hall_topic} from position {relay.position()}",
           flush=True)
-    relay.run(stop, settings.poll_seconds)
+    if args.port is None:
+        relay.run(stop, settings.poll_seconds)
+        return
+    relay.start(stop, settings.poll_seconds)
+    _serve_http([], args.host, args.port, settings)  # /healthz and /metrics of the relay
+    stop.set()
 
 
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     from services.projections.service import build
 
+    if getattr(args, "action", "serve") == "rebuild":
+        from services.projections.rebuild import rebuild_from_stores
+
+        print(f"rebuilt the views up to {rebuild_from_stores(settings)}")
+        return
     _require_kafka(settings)
     projections = build(settings)
     projections.start()
@@ -158,12 +168,14 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     for name, func, port in (("serve", cmd_serve, 8000), ("intake", cmd_intake, 8001),
                              ("projections", cmd_projections, 8002),
-                             ("supervision", cmd_supervision, 8003)):
+                             ("supervision", cmd_supervision, 8003),
+                             ("relay", cmd_relay, None)):  # relay: HTTP only if --port
         p = sub.add_parser(name)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=port)
         p.set_defaults(func=func)
-    sub.add_parser("relay").set_defaults(func=cmd_relay)
+        if name == "projections":  # rebuild: replay the stores into shadow tables, swap
+            p.add_argument("action", nargs="?", choices=("serve", "rebuild"), default="serve")
     sub.add_parser("keygen", help="print a new AES key for HALLWATCH_CIPHER_KEY"
                    ).set_defaults(func=cmd_keygen)
     calendar = sub.add_parser("calendar").add_subparsers(dest="action", required=True)
@@ -174,13 +186,17 @@ def parser() -> argparse.ArgumentParser:
     load = directory.add_parser("load", help="load the bureau's directory (JSON)")
     load.add_argument("file")
     load.set_defaults(func=cmd_directory_load)
+    from services.projections.bulletin_cli import add_parser as add_bulletin
     from services.simulator.command import add_subcommand
+
+    add_bulletin(sub)
     add_subcommand(sub)
     return top
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO chatter drowns ours
     args = parser().parse_args(argv)
     try:
         settings = load_settings()

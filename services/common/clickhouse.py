@@ -14,6 +14,11 @@ DATABASE = "hallwatch"
 
 
 def connect(url: str) -> Any:
-    client = clickhouse_connect.get_client(dsn=url)
+    """A client for ``url``; chDB is imported (by clickhouse-connect) only for ``chdb://``."""
+    try:
+        client = clickhouse_connect.get_client(dsn=url)
+    except ImportError as error:  # chDB is the `embedded` extra, absent from production images
+        raise SystemExit(f"HALLWATCH_CLICKHOUSE: {url}: {error} (install hallwatch[embedded] "
+                         "or point HALLWATCH_CLICKHOUSE at a ClickHouse server)") from None
     client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE} ENGINE = Atomic")
     return client

@@ -47,7 +47,7 @@ from hallwatch.errors import (
 )
 from services.common import workers
 from services.common.auth import Keyring, Principal, Unauthenticated
-from services.common.metrics import REFUSED
+from services.common.metrics import event_refused, instrument
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +151,11 @@ def problem(status: int, detail: str, field: str = "",
                         media_type=PROBLEM_MEDIA, headers=headers)
 
 
-def refusal(error: DomainError) -> dict[str, Any]:
+def refusal(error: DomainError, hall: str | None = None, envelope: Any = None
+            ) -> dict[str, Any]:
     """A refused batch line: its status and problem details (counted as refused)."""
     status = status_of(error)
-    REFUSED.labels(str(status)).inc()
+    event_refused(status, envelope, hall)
     return {"status": status, **problem_body(status, error.reason, error.field)}
 
 
@@ -305,11 +306,14 @@ def install(app: FastAPI, keys: Keyring | None = None) -> None:
     """Problem-details handlers, the edge middleware, health, metrics and the OpenAPI
     post-processing. Without ``keys`` the key-gated routes answer 401 to everyone."""
     keyring = keys or Keyring([])
+    instrument(app)
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, error: DomainError) -> JSONResponse:
+    async def _domain(request: Request, error: DomainError) -> JSONResponse:
         status = status_of(error)
-        REFUSED.labels(str(status)).inc()
+        if request.url.path == "/v1/events":  # refusals are counted for events only
+            event_refused(status, getattr(request.state, "event", None),
+                          getattr(request.state, "hall", None))
         return problem(status, error.reason, error.field)
 
     @app.exception_handler(Unauthenticated)

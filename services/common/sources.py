@@ -15,6 +15,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
 
+from services.common import metrics
 from services.common.codecs import Text
 from services.common.messages import Message, to_cloudevent
 
@@ -59,6 +60,7 @@ class KafkaSource:
                 time.sleep(0.1)
         self.consumer.subscribe(topics, listener=_SeekOnAssign(self.consumer, positions))
         self.topic = topics[0]
+        self.group = group
 
     def owns(self, key: str) -> bool:
         """Whether messages with ``key`` on the first topic land on a partition this member
@@ -71,6 +73,7 @@ class KafkaSource:
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
         polled = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        metrics.kafka_consumer_lag(self.consumer, self.group)
         batch = []
         for records in polled.values():
             for r in records:
@@ -128,6 +131,8 @@ class LogSource:
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
         notifications = self.app.recorder.select_notifications(self.position + 1, max_records)
+        metrics.consumer_lag("embedded", self.topic, 0,
+                             (self.app.recorder.max_notification_id() or 0) - self.position)
         batch = []
         for n in notifications:
             value = self.convert(self.app, n)

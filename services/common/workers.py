@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from services.common import metrics
+
 log = logging.getLogger(__name__)
 UNHEALTHY_AFTER = 3  # consecutive failed rounds
 MAX_BACKOFF = 30.0
@@ -29,6 +31,7 @@ class Worker:
         self.failures = 0
         self.last_error = ""
         self.thread: threading.Thread | None = None
+        metrics.worker_started(name)
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -36,6 +39,7 @@ class Worker:
                 busy = self.step()
             except Exception as error:  # a round failed; the worker must not die of it
                 self.failures += 1
+                metrics.worker_failed(self.name)
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.exception("%s: round failed (%d in a row)", self.name, self.failures)
                 self.stop.wait(min(MAX_BACKOFF, self.idle * 2 ** self.failures))

@@ -36,7 +36,7 @@ from services.common.http import (
     problem_body,
     refusal,
 )
-from services.common.metrics import ACCEPTED, REQUEST_SECONDS
+from services.common.metrics import REQUEST_SECONDS, event_accepted
 from services.intake import validation
 from services.intake.store import HallStore, Recorded
 
@@ -234,6 +234,7 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
     async def post_event(request: Request, response: Response, principal: Hall) -> Stored:
         """A hall (hall key) records one action. Idempotent on the event id: the same
         event again answers 200 with the first answer."""
+        request.state.hall = principal.hall  # labels of the refusal metric, if refused
         content_type = request.headers.get("content-type")
         body = await read_body(request, MAX_EVENT_BYTES)
         if "ce-specversion" in request.headers:
@@ -242,11 +243,12 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
         else:
             check_media(content_type, MEDIA_TYPES)
             envelope = decode(body)
+        request.state.event = envelope
         check(envelope)
         with REQUEST_SECONDS.time():
             result = await run_in_threadpool(store.record, envelope, principal.hall)
         if result.created:
-            ACCEPTED.labels(envelope["type"]).inc()
+            event_accepted(envelope, principal.hall)
         response.status_code = 201 if result.created else 200
         return Stored(**result.body())
 
@@ -266,7 +268,7 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
             try:
                 valid.append((index, check(decode(item) if isinstance(item, bytes) else item)))
             except DomainError as refused:
-                answers[index] = refusal(refused)
+                answers[index] = refusal(refused, principal.hall)
         results: list[Recorded | Exception]
         try:
             results = list(await run_in_threadpool(
@@ -276,14 +278,14 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
             results = [error] * len(valid)
         for (index, envelope), result in zip(valid, results, strict=True):
             if isinstance(result, DomainError):
-                answers[index] = refusal(result)
+                answers[index] = refusal(result, principal.hall, envelope)
             elif isinstance(result, Exception):
                 answers[index] = {"status": 500, **problem_body(
                     500, "this line was not stored; send it again")}
             else:
                 answers[index] = {"status": 201 if result.created else 200, **result.body()}
                 if result.created:
-                    ACCEPTED.labels(envelope["type"]).inc()
+                    event_accepted(envelope, principal.hall)
         stored = sum(1 for a in answers if a["status"] in (200, 201))
         failed = sum(1 for a in answers if a["status"] >= 500)
         return BatchAnswer(stored=stored, refused=len(items) - stored - failed, failed=failed,

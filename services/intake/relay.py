@@ -23,7 +23,7 @@ from services.common.messages import (
     message_key,
     to_cloudevent,
 )
-from services.common.metrics import RELAY_POSITION, RELAYED
+from services.common.metrics import RELAY_POSITION, RELAYED, relay_lag
 from services.common.workers import Worker
 
 Convert = Callable[[Application[Any], Notification], dict[str, Any] | None]
@@ -68,7 +68,10 @@ class Relay:
 
     def run_once(self, limit: int = 2000) -> int:
         """Publish the next batch; returns how many notifications were handled."""
-        notifications = self.store.recorder.select_notifications(self.position() + 1, limit)
+        position = self.position()
+        # Before publishing, so a relay failing to reach Kafka still shows its lag growing.
+        relay_lag(self.name, self.store.recorder.max_notification_id(), position)
+        notifications = self.store.recorder.select_notifications(position + 1, limit)
         if not notifications:
             return 0
         pending = []

@@ -35,7 +35,7 @@ from hallwatch.errors import (
 )
 from hallwatch.hall import HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
-from services.common import calendars, storage
+from services.common import calendars, metrics, storage
 from services.common.settings import Settings, parse_case_prefixes
 
 log = logging.getLogger(__name__)
@@ -294,6 +294,7 @@ class HallStore(Application[UUID]):
         self.calendar, self._calendar_seen = calendars.follow_years(
             self, self.calendar, self._calendar_seen)
         self._calendar_checked = monotonic()
+        metrics.calendar_years(self.calendar, self.clock().date())
 
     def _catch_up_calendar(self, case: Case) -> None:
         """Never judge a case under an older calendar than its deadline was computed with
@@ -365,6 +366,7 @@ class HallStore(Application[UUID]):
             })
         if not events:
             raise NotFound(f"case {case_no} had no events recorded by {as_of}", "as_of")
+        metrics.chain_verified(broken_at is None)
         return {"case_no": case_no, "as_of": as_of.isoformat() if as_of else None,
                 "events": events, "summary": summary.as_dict() if summary else None,
                 "chain_head": previous,

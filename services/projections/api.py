@@ -11,18 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hallwatch.calendar import CHINA_TZ
 from hallwatch.case import light
-from hallwatch.errors import Forbidden, InvalidEvent, NotFound
+from hallwatch.errors import Forbidden, NotFound
 from hallwatch.summary import CaseSummary
 from services.common.auth import Keyring, Principal
 from services.common.http import (
-    bounded_date,
     bounded_time,
     decode_cursor,
     documented,
     encode_cursor,
 )
 from services.common.models import AlertView
-from services.projections.bulletin import GROUPS, Bulletins
+from services.projections import bulletin_api
+from services.projections.bulletin import Bulletins
 from services.projections.views import Views
 
 DASHBOARD_PAGE = Path(__file__).with_name("dashboard.html")
@@ -120,19 +120,7 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
                          next=encode_cursor(*last) if last else None)
 
     bulletins = Bulletins(views.client)
-
-    @api.get("/v1/bulletins", response_model=Report, dependencies=[readers],
-             responses=documented(403, 422))
-    def get_bulletin(start: str = Query(..., alias="from"), end: str = Query(..., alias="to"),
-                     by: str = "hall") -> dict[str, Any]:
-        """定期通报 for [from, to) (dates, +08:00), per hall, window or staff (bureau or
-        auditor key). A report, not a list: one row per group, never paged."""
-        first, stop = bounded_date(start, "from", floor), bounded_date(end, "to", floor)
-        if by not in GROUPS:
-            raise InvalidEvent(f"must be one of {', '.join(GROUPS)}", "by")
-        if not first < stop or (stop - first).days > 366:
-            raise InvalidEvent("must be after from, and at most 366 days later", "to")
-        return bulletins.bulletin(by, first, stop, clock())
+    api.include_router(bulletin_api.router(views, keys, clock, bulletins, floor))
 
     @api.get("/v1/dashboard", response_model=Report, dependencies=[readers],
              responses=documented(403))

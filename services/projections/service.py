@@ -18,7 +18,8 @@ from services.common.runner import consume_once
 from services.common.settings import Settings
 from services.common.sources import KafkaSource, LogSource, Source
 from services.common.workers import Worker
-from services.projections import api
+from services.projections import api, bulletin_api
+from services.projections.publishing import Publications
 from services.projections.views import Views
 
 CONSUMER = "projections"
@@ -58,6 +59,9 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              instance_id=settings.instance_id)
     router = api.router(views, Keyring(settings.key_specs), clock or settings.now(),
                         settings.time_floor)
+    router.include_router(bulletin_api.publishing_router(  # bulletins published, frozen
+        views, Keyring(settings.key_specs), clock or settings.now(),
+        Publications(settings, clock or settings.now())))
     return Projections(views, [source], router, settings)
 
 

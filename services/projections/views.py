@@ -10,40 +10,45 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from hallwatch.alert import CLEARED, RESOLVED, VOID
 from hallwatch.published import HallMessage
 from hallwatch.summary import CaseSummary
+from services.common import metrics
 from services.common.clickhouse import DATABASE
 from services.common.messages import Message
 from services.common.metrics import PROJECTED
 
-TS = "DateTime64(3, 'Asia/Shanghai')"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+TABLES = ("events", "cases", "alerts")  # the views a rebuild replaces
 
-DDL = [
-    f"""CREATE TABLE IF NOT EXISTS {DATABASE}.events (
-        id String, hall_id LowCardinality(String), type LowCardinality(String),
-        subject String, time {TS}, recorded_at {TS}, position UInt64, sequence UInt32,
-        window_id String, staff_id String, office_hours LowCardinality(String), chain String,
-        cloudevent String
-    ) ENGINE = ReplacingMergeTree ORDER BY (subject, position)""",
-    f"""CREATE TABLE IF NOT EXISTS {DATABASE}.cases (
-        case_no String, hall_id LowCardinality(String), matter_code String,
-        matter_name String, kind LowCardinality(String), status LowCardinality(String),
-        accepted_at Nullable({TS}), due_at Nullable({TS}), yellow_at Nullable({TS}),
-        closed_at Nullable({TS}), provisional Bool, window_id String, staff_id String,
-        promised_days Nullable(UInt16), summary String, version UInt32, position UInt64
-    ) ENGINE = ReplacingMergeTree(version) ORDER BY case_no""",
-    f"""CREATE TABLE IF NOT EXISTS {DATABASE}.alerts (
-        alert_id String, rule LowCardinality(String), severity LowCardinality(String),
-        status LowCardinality(String), hall_id LowCardinality(String), case_no String,
-        window_id String, staff_id String, raised_at {TS}, updated_at {TS},
-        notice_due_at Nullable({TS}), body String, version UInt32
-    ) ENGINE = ReplacingMergeTree(version) ORDER BY alert_id""",
-    f"""CREATE TABLE IF NOT EXISTS {DATABASE}.offsets (
-        consumer String, position UInt64
-    ) ENGINE = ReplacingMergeTree(position) ORDER BY consumer""",
-]
+
+def schema_files() -> list[Path]:
+    """The versioned schema files, in the order they apply."""
+    return sorted(SCHEMA_DIR.glob("*.sql"))
+
+
+def statements(file: Path) -> list[str]:
+    """The statements of one schema file (comments dropped, ``{database}`` filled in)."""
+    text = "\n".join(line for line in file.read_text().splitlines()
+                     if not line.lstrip().startswith("--"))
+    return [part.strip().replace("{database}", DATABASE) for part in text.split(";")
+            if part.strip()]
+
+
+def apply_schema(client: Any) -> list[str]:
+    """Apply every schema file (idempotent) and record its version; returns the versions."""
+    versions = []
+    for file in schema_files():
+        for statement in statements(file):
+            client.command(statement)
+        versions.append(file.stem)
+    client.insert(f"{DATABASE}.schema_versions", [[v] for v in versions],
+                  column_names=["version"])
+    return versions
+
 
 EVENT_COLUMNS = ["id", "hall_id", "type", "subject", "time", "recorded_at", "position",
                  "sequence", "window_id", "staff_id", "office_hours", "chain", "cloudevent"]
@@ -61,10 +66,15 @@ def _ts(text: str | None) -> datetime | None:
 
 
 class Views:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, suffix: str = "") -> None:
+        """``suffix``: write into the shadow tables of a rebuild (already created)."""
         self.client = client
-        for statement in DDL:
-            client.command(statement)
+        self.suffix = suffix
+        if not suffix:
+            apply_schema(client)
+
+    def table(self, name: str) -> str:
+        return f"{DATABASE}.{name}{self.suffix}"
 
     # -- writing -----------------------------------------------------------------
 
@@ -94,14 +104,17 @@ class Views:
                 if previous is None or previous[-2] < hall.sequence:
                     cases[case.case_no] = self._case_row(case, hall)
         if events:
-            self.client.insert(f"{DATABASE}.events", events, column_names=EVENT_COLUMNS)
+            self.client.insert(self.table("events"), events, column_names=EVENT_COLUMNS)
         if cases:
-            self.client.insert(f"{DATABASE}.cases", list(cases.values()),
+            self.client.insert(self.table("cases"), list(cases.values()),
                                column_names=CASE_COLUMNS)
         if alerts:
-            self.client.insert(f"{DATABASE}.alerts", list(alerts.values()),
+            self.client.insert(self.table("alerts"), list(alerts.values()),
                                column_names=ALERT_COLUMNS)
         PROJECTED.inc(len(batch))
+        metrics.projected(batch)
+        if alerts:
+            metrics.open_alerts(self.open_alert_counts())
 
     @staticmethod
     def _alert_row(a: dict[str, Any]) -> list[Any]:
@@ -186,6 +199,14 @@ class Views:
             parameters=params).result_rows
         last = (int(rows[limit - 1][1]), str(rows[limit - 1][2])) if len(rows) > limit else None
         return [json.loads(r[0]) for r in rows[:limit]], last, total
+
+    def open_alert_counts(self) -> list[tuple[str, str, int]]:
+        """(rule, severity, count) of alerts not yet resolved, cleared or voided."""
+        rows = self.client.query(
+            f"SELECT rule, severity, count() FROM {DATABASE}.alerts FINAL "
+            f"WHERE status NOT IN ('{RESOLVED}', '{CLEARED}', '{VOID}') "
+            "GROUP BY rule, severity").result_rows
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view's rows in a stable order (for replay-equality checks)."""

@@ -32,7 +32,7 @@ from hallwatch.errors import NotFound
 from hallwatch.published import YEAR_LOADED, HallMessage
 from hallwatch.rules import RuleSet, severity
 from hallwatch.watch import Judgement, Watch, timers_in, watch_keys
-from services.common import calendars, directories, storage
+from services.common import calendars, directories, metrics, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
@@ -219,8 +219,10 @@ class Supervision(Application[UUID]):
 
     def next_due(self) -> datetime | None:
         with self._lock:
-            return min([*(at for at, _ in self._timers.values()),
-                        *self._escalations.values()], default=None)
+            due = min([*(at for at, _ in self._timers.values()),
+                       *self._escalations.values()], default=None)
+            metrics.timers(len(self._timers) + len(self._escalations), due)
+            return due
 
     def fire_due(self) -> int:
         """Raise every timer and escalation due by now; returns how many aggregates moved."""

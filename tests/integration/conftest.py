@@ -23,3 +23,12 @@ def intake(request, clock):
 @pytest.fixture
 def client(intake):
     return TestClient(create_app(intake.router, keys=Keyring(intake.store_settings.key_specs)))
+
+
+
+@pytest.fixture(scope="session")
+def document_tools():
+    """Fonts, Pango and poppler for bulletin PDFs (installed with apt when missing)."""
+    from tests.documents import ensure_document_tools
+
+    ensure_document_tools()

@@ -158,18 +158,18 @@ def test_malformed_case_prefixes_are_refused_naming_the_variable(monkeypatch):
 def test_metrics_count_stored_and_refused_events(client):
     def sample(name: str, **labels: str) -> float:
         text = client.get("/metrics", headers=bearer(BUREAU_KEY)).text
-        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
                          if labels else "")
         lines = [ln for ln in text.splitlines() if ln.startswith(wanted + " ")]
         return float(lines[0].split()[-1]) if lines else 0.0
 
-    stored = sample("hallwatch_events_accepted_total", type="cn.gov.hall.case.accepted")
-    refused = sample("hallwatch_events_refused_total", status="422")
+    kind = {"type": "cn.gov.hall.case.accepted", "hall": "H1"}
+    stored = sample("hallwatch_events_accepted_total", **kind)
+    refused = sample("hallwatch_events_refused_total", **kind, status="422")
     post(client, accepted("C1"))
     bad = accepted("C2")
     del bad["data"]["kind"]
     post(client, bad)
-    assert sample("hallwatch_events_accepted_total",
-                  type="cn.gov.hall.case.accepted") == stored + 1
-    assert sample("hallwatch_events_refused_total", status="422") == refused + 1
+    assert sample("hallwatch_events_accepted_total", **kind) == stored + 1
+    assert sample("hallwatch_events_refused_total", **kind, status="422") == refused + 1
     assert client.get("/healthz").json() == {"status": "ok"}

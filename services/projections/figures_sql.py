@@ -1,0 +1,153 @@
+"""The ClickHouse queries behind each figure of ``figures.py`` (one query per view).
+
+Every query takes the same parameters — ``start``, ``end`` (the period, epoch ms) and
+``now`` (epoch ms) — and groups by the scope's key columns, so the caller never puts a
+value into SQL text. Keys are aliased ``k0``, ``k1``…
+"""
+
+from __future__ import annotations
+
+from hallwatch.rules import FINDING, RULES
+from services.common.clickhouse import DATABASE
+
+# scope -> (key names, key expression per view)
+CASE_MATTER = "JSONExtractString(JSONExtractString(cloudevent, 'hwcase'), 'matter_code')"
+SCOPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
+    "hall": (("hall_id",), {"cases": ("hall_id",), "events": ("hall_id",),
+                            "alerts": ("a.hall_id",)}),
+    "window": (("hall_id", "window_id"), {"cases": ("hall_id", "window_id"),
+                                          "events": ("hall_id", "window_id"),
+                                          "alerts": ("a.hall_id", "a.window_id")}),
+    "staff": (("hall_id", "staff_id"), {"cases": ("hall_id", "staff_id"),
+                                        "events": ("hall_id", "staff_id"),
+                                        "alerts": ("a.hall_id", "a.staff_id")}),
+    "matter": (("matter_code",), {"cases": ("matter_code",), "events": (CASE_MATTER,),
+                                  "alerts": ("c.matter_code",)}),
+}
+
+
+def _in(col: str) -> str:
+    return (f"({col} >= fromUnixTimestamp64Milli({{start:Int64}}) "
+            f"AND {col} < fromUnixTimestamp64Milli({{end:Int64}}))")
+
+
+NOW = "fromUnixTimestamp64Milli({now:Int64})"
+END = "fromUnixTimestamp64Milli({end:Int64})"
+# A suspended case's clock stopped at the start of its suspension day.
+SUSPENDED_FROM = ("parseDateTime64BestEffortOrNull(JSONExtractString(summary, "
+                  "'suspended_since'), 3, 'Asia/Shanghai')")
+# Open now and past due (its clock, not the wall, decides for a suspended case).
+OPEN_OVERDUE = (f"(status = 'accepted' OR (status = 'suspended' AND "
+                f"ifNull({SUSPENDED_FROM} > due_at, 0)))")
+DECIDED = "status IN ('completed', 'delivered')"
+CLOSED_IN = f"(closed_at IS NOT NULL AND {_in('closed_at')})"
+NOT_CLOSED_BY_DUE = f"((closed_at IS NULL AND {OPEN_OVERDUE}) OR closed_at > due_at)"
+BASE = (f"(status != 'withdrawn' AND due_at IS NOT NULL AND ({CLOSED_IN} OR "
+        f"({_in('due_at')} AND due_at < {NOW} AND {NOT_CLOSED_BY_DUE})))")
+PROMISED_DECIDED = f"(kind = 'promised' AND {DECIDED} AND {CLOSED_IN})"
+TOLERANCE = "JSONExtractInt(summary, 'supplement_days') > 0"
+# A due moment passed before a late extension moved it: never on time.
+MISSED = "(JSONExtractString(summary, 'missed_due_at') != '')"
+
+CASES = f"""
+SELECT {{keys}},
+  countIf({_in('accepted_at')}) AS accepted,
+  countIf({_in('accepted_at')} AND kind = 'immediate') AS accepted_immediate,
+  countIf({_in('accepted_at')} AND kind = 'promised') AS accepted_promised,
+  countIf({DECIDED} AND {CLOSED_IN}) AS decided,
+  countIf({BASE}) AS on_time_base,
+  countIf({BASE} AND closed_at IS NOT NULL AND closed_at <= due_at AND NOT {MISSED}) AS on_time,
+  countIf(due_at IS NOT NULL AND due_at < least({NOW}, {END}) AND (
+          (closed_at IS NULL AND {OPEN_OVERDUE})
+          OR (status != 'withdrawn' AND closed_at >= {END}))) AS overdue_open,
+  countIf(status != 'withdrawn' AND {CLOSED_IN} AND due_at IS NOT NULL
+          AND (closed_at > due_at OR {MISSED})) AS overdue_closed,
+  countIf({PROMISED_DECIDED}) AS promised_decided,
+  countIf({PROMISED_DECIDED} AND toDate(closed_at) < toDate(due_at)) AS early,
+  sumIf(JSONExtractInt(summary, 'working_days_used'), {PROMISED_DECIDED})
+    AS working_days_used_sum,
+  sumIf(ifNull(promised_days, 0), {PROMISED_DECIDED}) AS working_days_promised_sum,
+  countIf({_in('accepted_at')} AND {TOLERANCE}) AS tolerance_accepted
+FROM {DATABASE}.cases FINAL GROUP BY {{group}}"""
+
+DATA = "JSONExtractString(cloudevent, 'data', {field})"
+HWCASE = "JSONExtractString(cloudevent, 'hwcase')"
+SATISFACTION = "JSONExtractInt(cloudevent, 'data', 'satisfaction')"
+ON_TOLERANCE_CASE = f"JSONExtractInt({HWCASE}, 'supplement_days') > 0"
+COMPLAINT_NO = "JSONExtractString(cloudevent, 'data', 'complaint_no')"
+
+EVENTS = f"""
+SELECT {{keys}},
+  countIf(type = 'case.extended') AS extensions,
+  countIf(type = 'case.extended' AND {DATA.format(field="'approved_by'")} != '')
+    AS extensions_approved,
+  countIf(type = 'case.materials_supplemented' AND {ON_TOLERANCE_CASE}
+          AND JSONExtractRaw(cloudevent, 'data', 'complete') != 'false')
+    AS tolerance_supplemented,
+  countIf(type = 'case.returned' AND {ON_TOLERANCE_CASE}) AS tolerance_returned,
+  countIf(type = 'case.rejected') AS rejections,
+  countIf(type = 'case.rejected' AND {DATA.format(field="'category'")} = 'out_of_scope')
+    AS rejections_out_of_scope,
+  countIf(type = 'case.rejected' AND {DATA.format(field="'category'")} = 'time_limit_exceeded')
+    AS rejections_time_limit_exceeded,
+  countIf(type = 'case.rejected' AND {DATA.format(field="'category'")} = 'non_compliant')
+    AS rejections_non_compliant,
+  countIf(type = 'post.absence_noticed') AS absences,
+  countIf(type = 'post.absence_noticed'
+          AND {DATA.format(field="'substitute_staff_id'")} = '') AS uncovered_posts,
+  countIf(type = 'service.after_hours') AS after_hours,
+  countIf(type = 'complaint.received') AS complaints,
+  countIf(type = 'complaint.received' AND (hall_id, {COMPLAINT_NO}) IN (
+          SELECT hall_id, {COMPLAINT_NO} FROM {DATABASE}.events FINAL
+          WHERE type = 'complaint.resolved')) AS complaints_resolved,
+  countIf(type = 'case.rated') AS ratings,
+  countIf(type = 'case.rated' AND {SATISFACTION} BETWEEN 1 AND 3) AS ratings_satisfied,
+  countIf(type = 'case.rated' AND {SATISFACTION} >= 4) AS bad_reviews,
+  countIf(type = 'case.rated' AND {SATISFACTION} >= 4
+          AND subject IN (SELECT subject FROM {DATABASE}.events FINAL
+                          WHERE type = 'case.rating_rectified')
+          AND subject NOT IN (SELECT case_no FROM {DATABASE}.alerts FINAL
+                              WHERE rule = 'rating.rectification_overdue'
+                              AND status != 'void')) AS bad_reviews_rectified_on_time
+FROM {DATABASE}.events FINAL WHERE {_in('time')} GROUP BY {{group}}"""
+
+FINDING_RULES = sorted(rule.id for rule in RULES.values() if rule.severity == FINDING)
+RED_RULES = "('deadline.overdue', 'immediate.not_same_day')"
+HISTORY = "JSONExtractArrayRaw(a.body, 'history')"
+
+
+def _history(status: str) -> str:
+    at = "parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3)"
+    return (f"arrayCount(h -> JSONExtractString(h, 'status') = '{status}' AND {_in(at)}, "
+            f"{HISTORY})")
+
+
+_RAISED = _in("a.raised_at")
+_GONE = "a.status IN ('cleared', 'resolved')"
+ALERTS = f"""
+SELECT {{keys}},
+  countIf(a.rule = 'deadline.warning' AND {_RAISED}) AS yellow_raised,
+  countIf(a.rule = 'deadline.warning' AND {_RAISED} AND {_GONE}) AS yellow_resolved,
+  countIf(a.rule IN {RED_RULES} AND {_RAISED}) AS red_raised,
+  countIf(a.rule IN {RED_RULES} AND {_RAISED} AND {_GONE}) AS red_resolved,
+  countIf(a.rule IN ({", ".join(f"'{r}'" for r in FINDING_RULES)}) AND {_RAISED}) AS findings,
+  sum({_history('noticed')}) AS notices,
+  sum({_history('escalated')}) AS red_cards,
+  countIf(a.rule = 'extension.after_due' AND {_RAISED}) AS extensions_late,
+  countIf(a.rule = 'notice.not_one_time' AND {_RAISED}) AS one_time_notice_breaches,
+  countIf(a.rule = 'report.late' AND {_RAISED}) AS late_reports
+FROM {DATABASE}.alerts AS a FINAL
+LEFT JOIN (SELECT case_no, matter_code FROM {DATABASE}.cases FINAL) AS c
+  ON a.case_no = c.case_no
+WHERE a.status != 'void' GROUP BY {{group}}"""
+
+QUERIES = {"cases": CASES, "events": EVENTS, "alerts": ALERTS}
+
+
+def query(view: str, scope: str) -> str:
+    """The SQL of ``view`` grouped by ``scope`` (both from fixed tables, never input)."""
+    exprs = SCOPES[scope][1][view]
+    keys = ", ".join(f"{expr} AS k{n}" for n, expr in enumerate(exprs))
+    group = ", ".join(f"k{n}" for n in range(len(exprs)))
+    # Plain replace: the SQL's {name:Type} placeholders are ClickHouse's.
+    return QUERIES[view].replace("{keys}", keys).replace("{group}", group)

@@ -1,0 +1,184 @@
+"""Live views for the bureau's dashboard: every hall (or window) with its counters now, and
+pages of cases with a cursor. Every value reaches ClickHouse as a query parameter.
+
+Lights follow ``hallwatch.case.light``: green while running, yellow from the working day
+before the due date, red once overdue; a suspended case is judged at the start of its
+suspension day (its clock is stopped); closed cases and cases not yet accepted have none.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from hallwatch.calendar import CHINA_TZ
+from services.common.clickhouse import DATABASE
+
+NOW = "fromUnixTimestamp64Milli({now:Int64})"
+DAY_START = "fromUnixTimestamp64Milli({today:Int64})"
+DAY_END = "fromUnixTimestamp64Milli({tomorrow:Int64})"
+SUSPENDED_FROM = ("parseDateTime64BestEffortOrNull(JSONExtractString(summary, "
+                  "'suspended_since'), 3, 'Asia/Shanghai')")
+AT = f"if(status = 'suspended' AND {SUSPENDED_FROM} IS NOT NULL, least({NOW}, " \
+     f"assumeNotNull({SUSPENDED_FROM})), {NOW})"
+LIGHT = (f"multiIf(status NOT IN ('accepted', 'suspended') OR due_at IS NULL, 'none', "
+         f"{AT} > due_at, 'red', yellow_at IS NOT NULL AND {AT} >= yellow_at, 'yellow', "
+         "'green')")
+LIGHTS = ("green", "yellow", "red", "none")
+OPEN_ALERT = "status IN ('raised', 'acknowledged', 'noticed', 'escalated')"
+
+# scope -> key columns
+UNITS = {"hall": ("hall_id",), "window": ("hall_id", "window_id")}
+
+CASES = f"""
+SELECT {{keys}},
+  countIf({LIGHT} = 'green') AS green, countIf({LIGHT} = 'yellow') AS yellow,
+  countIf({LIGHT} = 'red') AS red, countIf(status = 'suspended') AS suspended,
+  countIf(status IN ('accepted', 'suspended') AND due_at >= {DAY_START}
+          AND due_at < {DAY_END}) AS due_today,
+  countIf(accepted_at >= {DAY_START} AND accepted_at < {DAY_END}) AS accepted_today,
+  countIf(status IN ('completed', 'delivered') AND closed_at >= {DAY_START}
+          AND closed_at < {DAY_END}) AS decided_today
+FROM {DATABASE}.cases FINAL {{where}} GROUP BY {{keys}}"""
+
+ALERTS = f"""
+SELECT {{keys}}, severity, count() AS n FROM {DATABASE}.alerts FINAL
+WHERE {OPEN_ALERT} {{and_where}} GROUP BY {{keys}}, severity"""
+
+# Each staff member's latest post event today says whether they are away; anyone who
+# did anything today and is not away is on post.
+POSTS = f"""
+SELECT {{keys}},
+  uniqExactIf(staff_id, last_type != 'post.absence_noticed') AS staff_on_post,
+  countIf(last_type = 'post.absence_noticed') AS staff_absent,
+  countIf(last_type = 'post.absence_noticed' AND last_substitute = '') AS posts_uncovered,
+  sum(after_hours_now) AS after_hours_in_progress
+FROM (
+  SELECT hall_id, window_id, staff_id,
+    argMaxIf(type, time, type IN ('post.absence_noticed', 'post.resumed')) AS last_type,
+    argMaxIf(JSONExtractString(cloudevent, 'data', 'substitute_staff_id'), time,
+             type IN ('post.absence_noticed', 'post.resumed')) AS last_substitute,
+    countIf(type = 'service.after_hours'
+            AND parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data',
+                'start'), 3) <= {NOW}
+            AND parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data',
+                'end'), 3) > {NOW}) AS after_hours_now
+  FROM {DATABASE}.events FINAL
+  WHERE time >= {DAY_START} AND time < {DAY_END} AND staff_id != '' {{and_where}}
+  GROUP BY hall_id, window_id, staff_id)
+GROUP BY {{keys}}"""
+
+COUNTERS = ("green", "yellow", "red", "suspended", "due_today", "accepted_today",
+            "decided_today", "staff_on_post", "staff_absent", "posts_uncovered",
+            "after_hours_in_progress")
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _params(now: datetime) -> dict[str, Any]:
+    today = now.astimezone(CHINA_TZ).date()
+
+    def midnight(day: date) -> int:
+        return _millis(datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ))
+
+    return {"now": _millis(now), "today": midnight(today),
+            "tomorrow": midnight(today + timedelta(days=1))}
+
+
+class Live:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def units(self, unit: str, now: datetime, hall: str | None = None
+              ) -> list[dict[str, Any]]:
+        """Every hall (``unit='hall'``) or every window of ``hall`` with its counters now.
+        Alerts with no window are counted for their hall only."""
+        keys = UNITS[unit]
+        params = _params(now)
+        where = ""
+        if hall is not None:
+            params["hall"] = hall
+            where = "hall_id = {hall:String}"
+        out: dict[tuple[str, ...], dict[str, Any]] = {}
+
+        def row(key: tuple[str, ...]) -> dict[str, Any]:
+            if key not in out:
+                out[key] = {**dict(zip(keys, key, strict=True)), "name": None,
+                            "department": None, **dict.fromkeys(COUNTERS, 0),
+                            "open_alerts": {}}
+            return out[key]
+
+        fill = {"keys": ", ".join(keys), "where": f"WHERE {where}" if where else "",
+                "and_where": f"AND {where}" if where else ""}
+        for sql in (CASES, POSTS):
+            result = self.client.query(_fill(sql, fill), parameters=params)
+            for values in result.result_rows:
+                key = tuple(str(v) for v in values[:len(keys)])
+                if all(key):
+                    row(key).update({c: int(v) for c, v in zip(
+                        result.column_names[len(keys):], values[len(keys):], strict=True)})
+        alerts = self.client.query(_fill(ALERTS, fill), parameters=params)
+        for values in alerts.result_rows:
+            key = tuple(str(v) for v in values[:len(keys)])
+            if all(key):
+                row(key)["open_alerts"][str(values[-2])] = int(values[-1])
+        return [out[k] for k in sorted(out)]
+
+    def cases(self, now: datetime, filters: dict[str, str], cursor: str | None,
+              limit: int) -> dict[str, Any]:
+        """A page of cases in case-number order matching every filter (hall, window,
+        light, status, matter), after ``cursor``; ``next`` is the cursor of the next page."""
+        params = _params(now)
+        where = []
+        columns = {"hall": "hall_id", "window": "window_id", "status": "status",
+                   "matter": "matter_code"}
+        for name, value in filters.items():
+            column = LIGHT if name == "light" else columns[name]
+            where.append(f"{column} = {{{name}:String}}")
+            params[name] = value
+        if cursor is not None:
+            where.append("case_no > {after:String}")
+            params["after"] = decode_cursor(cursor)
+        params["limit"] = limit
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        result = self.client.query(f"""
+            SELECT case_no, hall_id, window_id, staff_id, matter_code, matter_name, kind,
+                   status, accepted_at, due_at, closed_at, provisional, {LIGHT} AS light
+            FROM {DATABASE}.cases FINAL {clause}
+            ORDER BY case_no LIMIT {{limit:UInt32}}""", parameters=params)
+        page = []
+        for values in result.result_rows:
+            item = dict(zip(result.column_names, values, strict=True))
+            for key in ("accepted_at", "due_at", "closed_at"):
+                moment = item[key]
+                item[key] = moment.astimezone(CHINA_TZ).isoformat() if moment else None
+            item["provisional"] = bool(item["provisional"])
+            page.append(item)
+        following = encode_cursor(page[-1]["case_no"]) if len(page) == limit else None
+        return {"cases": page, "count": len(page), "next": following}
+
+
+def _fill(sql: str, parts: dict[str, str]) -> str:
+    """Put fixed SQL parts in (plain replace: ``{name:Type}`` are ClickHouse parameters)."""
+    for name, text in parts.items():
+        sql = sql.replace("{" + name + "}", text)
+    return sql
+
+
+def encode_cursor(case_no: str) -> str:
+    return base64.urlsafe_b64encode(case_no.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """Raises ValueError for anything that is not a cursor this service gave out."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError("not a cursor from a previous page") from None
+    if not text or len(text) > 50:
+        raise ValueError("not a cursor from a previous page")
+    return text

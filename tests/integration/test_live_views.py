@@ -1,0 +1,140 @@
+"""Live views: every hall and window with its counters now, and pages of cases.
+
+Monday 2026-10-19 10:00, hall H1 [window / staff]:
+  L1 [W01 S01] accepted 10-12, promised 5 → due today (10-19): yellow since 10-16.
+  L2 [W01 S01] accepted 10-08, promised 2 → due 10-10: red.
+  L3 [W02 S02, matter M2] accepted 10-16, promised 5 → due 10-23: green.
+  L4 [W01 S03] immediate, accepted 09:00 and completed 09:30 today: no light.
+  L5 [W02 S02] accepted 10-12, promised 2, suspended the same day: green (clock stopped).
+  S01 left W01 at 09:10 with nobody covering; S04 serves after hours at W02 08:00–11:00.
+Hall H2: M1 accepted today, promised 5: green.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.builders import accepted, completed, event
+from tests.conftest import BUREAU_KEY, HALL2_KEY, HALL_KEY, bearer
+from tests.world import World
+
+NOW = "2026-10-19T10:00:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    from tests.conftest import FixedClock, embedded_settings
+
+    clock = FixedClock(NOW)
+    world = World(embedded_settings(tmp_path_factory.mktemp("live") / "var"), clock)
+    send = world.send_on_time
+    send(accepted("L1", time="2026-10-12T09:00:00+08:00", window_id="W01", staff_id="S01"))
+    send(accepted("L2", time="2026-10-08T09:00:00+08:00", promised_days=2))
+    send(accepted("L3", time="2026-10-16T09:00:00+08:00", window_id="W02", staff_id="S02",
+                  matter_code="M2"))
+    send(accepted("L4", time="2026-10-19T09:00:00+08:00", kind="immediate", staff_id="S03"))
+    send(completed("L4", "2026-10-19T09:30:00+08:00"))
+    send(accepted("L5", time="2026-10-12T09:00:00+08:00", promised_days=2, window_id="W02",
+                  staff_id="S02"))
+    send(event("case.suspended", "L5", "2026-10-12T14:00:00+08:00", {
+        "procedure": "site_survey", "reason": "现场勘查", "applicant_informed": True}))
+    send(event("post.absence_noticed", "W01", "2026-10-19T09:10:00+08:00", {
+        "window_id": "W01", "staff_id": "S01", "reason": "取件",
+        "expected_return": "2026-10-19T11:00:00+08:00"}))
+    send(event("service.after_hours", "W02", "2026-10-19T08:00:00+08:00", {
+        "staff_id": "S04", "window_id": "W02", "start": "2026-10-19T08:00:00+08:00",
+        "end": "2026-10-19T11:00:00+08:00", "by_appointment": True}))
+    send(accepted("M1", hall="H2", time="2026-10-19T09:00:00+08:00"))
+    clock.set(NOW)
+    world.settle()
+    yield world
+    world.close()
+
+
+def get(world, path, key=BUREAU_KEY, **params):
+    response = world.client.get(path, params=params, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_every_hall_shows_its_counters_now(today):
+    halls = {h["hall_id"]: h for h in get(today, "/v1/halls")["halls"]}
+    assert set(halls) == {"H1", "H2"}
+    h1 = halls["H1"]
+    assert {k: h1[k] for k in ("green", "yellow", "red", "suspended", "due_today",
+                               "accepted_today", "decided_today", "staff_on_post",
+                               "staff_absent", "posts_uncovered",
+                               "after_hours_in_progress")} == {
+        "green": 2, "yellow": 1, "red": 1, "suspended": 1, "due_today": 1,
+        "accepted_today": 1, "decided_today": 1,
+        "staff_on_post": 2,  # S03 handled L4, S04 serves after hours; S01 is away
+        "staff_absent": 1, "posts_uncovered": 1, "after_hours_in_progress": 1}
+    assert h1["open_alerts"] == {"red": 1, "yellow": 1, "finding": 1}  # L2, L1, S01
+    assert (halls["H2"]["green"], halls["H2"]["accepted_today"]) == (1, 1)
+
+
+def test_a_halls_windows_split_its_counters(today):
+    windows = {w["window_id"]: w for w in get(today, "/v1/halls/H1/windows")["windows"]}
+    assert set(windows) == {"W01", "W02"}
+    w1, w2 = windows["W01"], windows["W02"]
+    assert (w1["yellow"], w1["red"], w1["green"], w1["staff_absent"], w1["posts_uncovered"],
+            w1["staff_on_post"]) == (1, 1, 0, 1, 1, 1)
+    assert w1["open_alerts"] == {"red": 1, "yellow": 1, "finding": 1}
+    assert (w2["green"], w2["suspended"], w2["after_hours_in_progress"],
+            w2["open_alerts"]) == (2, 1, 1, {})
+
+
+def test_cases_come_in_pages_with_a_cursor(today):
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"hall": "H1", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = get(today, "/v1/cases", **params)
+        seen += [c["case_no"] for c in page["cases"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert (seen, pages) == (["L1", "L2", "L3", "L4", "L5"], 3)
+
+
+@pytest.mark.parametrize("params,expected", [
+    ({"light": "red"}, ["L2"]), ({"light": "yellow"}, ["L1"]),
+    ({"light": "green", "hall": "H1"}, ["L3", "L5"]), ({"status": "suspended"}, ["L5"]),
+    ({"matter": "M2"}, ["L3"]), ({"window": "W02", "hall": "H1"}, ["L3", "L5"]),
+    ({"light": "none"}, ["L4"]),
+])
+def test_cases_filter_by_light_status_matter_and_window(today, params, expected):
+    page = get(today, "/v1/cases", **params)
+    assert [c["case_no"] for c in page["cases"]] == expected
+    assert all(c["light"] == params.get("light", c["light"]) for c in page["cases"])
+
+
+def test_a_hall_sees_only_its_own_cases_and_counters(today):
+    assert [c["case_no"] for c in get(today, "/v1/cases", HALL2_KEY)["cases"]] == ["M1"]
+    assert [h["hall_id"] for h in get(today, "/v1/halls", HALL2_KEY)["halls"]] == ["H2"]
+    for path in ("/v1/cases?hall=H2", "/v1/halls/H2/windows"):
+        assert today.client.get(path, headers=bearer(HALL_KEY)).status_code == 403
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"light": "purple"}, "light"), ({"status": "lost"}, "status"),
+    ({"cursor": "!!!"}, "cursor"), ({"limit": 0}, "limit"),
+])
+def test_a_malformed_case_query_answers_422(today, params, field):
+    response = today.client.get("/v1/cases", params=params, headers=bearer(BUREAU_KEY))
+    assert response.status_code == 422
+    assert field in response.text
+
+
+def test_a_value_is_never_sql(today):
+    page = get(today, "/v1/cases", hall="H1' OR '1'='1")
+    assert page["cases"] == []
+
+
+def test_the_dashboard_shows_each_halls_lights_and_open_alerts(today):
+    board = get(today, "/v1/dashboard")
+    h1 = next(h for h in board["halls"] if h["hall_id"] == "H1")
+    assert (h1["green"], h1["yellow"], h1["red"], h1["suspended"]) == (1, 1, 1, 1)
+    assert h1["open_alerts"] == {"red": 1, "yellow": 1, "finding": 1}
+    page = today.client.get("/dashboard")
+    assert page.status_code == 200 and "/v1/dashboard" in page.text
