@@ -120,13 +120,14 @@ _RULES = (
     Rule("decision.not_delivered", FINDING,
          "a decision was not delivered within the statutory delivery period",
          "行政许可法 art. 44 (working days by its art. 82); limit `delivery_working_days`",
-         "timer: a `case.completed` with no `case.delivered` within the limit",
+         DIRECTORY + "timer: a `case.completed` with no `case.delivered` within the limit",
          "the end of the last allowed working day",
          TIMELY_REPORT.format(what="the delivery")),
     Rule("after_hours.unrecorded", FINDING,
          "an out-of-hours acceptance or completion with no after-hours service record",
          "measures art. 17(5) 延时服务; art. 11 (office hours); limit `report_late_hours`",
-         "timer: a `case.accepted`, `case.tolerance_accepted` or `case.completed` out of "
+         DIRECTORY + "timer: a `case.accepted`, `case.tolerance_accepted` or "
+         "`case.completed` out of "
          "office hours, and no `service.after_hours` naming the case in `case_numbers` "
          "within `report_late_hours`", "the act's time plus `report_late_hours`",
          TIMELY_REPORT.format(what="the after-hours record")),

@@ -751,8 +751,9 @@ def _decision(j: _Judging, f: _Fact, case: CaseSummary) -> None:
 def _after_hours_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
     """An acceptance or completion out of office hours is covered by an after-hours
     service record naming the case (measures art. 17(5)) within the reporting delay."""
-    if f.message.type not in AFTER_HOURS_ACTS or case.office_hours != "out":
-        return
+    if f.directory is None or f.message.type not in AFTER_HOURS_ACTS \
+            or case.office_hours != "out":
+        return  # judged only with the bureau's reference data loaded (docs/rules.md)
     if "after_hours.unrecorded" in j.state.timers:
         return  # the record that covers the earlier act is still awaited
     j.set_timer("after_hours.unrecorded", f.moment + timedelta(hours=f.rules.report_late_hours),
@@ -767,6 +768,8 @@ def _check_after_hours_record(j: _Judging, f: _Fact) -> None:
 def _delivery_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
     """A completed case's decision is delivered within the statutory period (行政许可法
     art. 44, working days by its art. 82)."""
+    if f.directory is None:
+        return  # judged only with the bureau's reference data loaded (docs/rules.md)
     if case.status == lifecycle.COMPLETED and f.message.type == "case.completed":
         at, basis = f.working_days_after(f.rules.delivery_working_days)
         j.set_timer("decision.not_delivered", at, f.moment, f.message.id,

@@ -13,7 +13,14 @@ import pytest
 from hallwatch.directory import DirectoryVersions
 from services.common.messages import to_cloudevent
 from tests.builders import accepted
-from tests.conftest import AUDITOR_KEY, BUREAU_KEY, HALL_KEY, bearer, embedded_settings
+from tests.conftest import (
+    AUDITOR_KEY,
+    BUREAU_KEY,
+    HALL_KEY,
+    FixedClock,
+    bearer,
+    embedded_settings,
+)
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +147,7 @@ def test_the_directory_load_command_records_a_version_or_exits_1_naming_the_fiel
     assert loaded.returncode == 0, loaded.stderr
     assert "loaded directory 2026.1:" in loaded.stdout
     from services.intake.store import HallStore
-    store = HallStore(embedded_settings(data_dir), lambda: None)  # type: ignore[arg-type]
+    store = HallStore(embedded_settings(data_dir), FixedClock())
     assert [type(e).__name__ for e in directory_events(store)] == ["Loaded"]
     assert isinstance(store.repository.get(DirectoryVersions.create_id()), DirectoryVersions)
     store.close()

@@ -131,7 +131,7 @@ def test_deadline_overdue__not_raised_for_a_case_completed_on_time():
     hall.send(accepted("C1"))
     hall.send(completed("C1", "2026-10-09T10:00:00+08:00"))
     hall.tick("2026-12-01T00:00:00+08:00")
-    assert hall.rules_raised() == {"decision.not_delivered"}  # but never delivered
+    assert hall.findings == []
 
 
 def test_deadline_overdue__the_clock_stops_while_suspended_and_resumes_later():
@@ -409,9 +409,7 @@ def test_a_redelivered_event_is_not_judged_again():
     hall.deliver(first)  # the relay resent it at a new offset after a crash
     hall.deliver(done)
     watch = hall.watches["case/C1"]
-    # The stale copy did not re-arm the completed case's deadline clock; only the
-    # delivery clock the completion set runs.
-    assert set(watch.state.timers) == {"decision.not_delivered"}
+    assert watch.state.timers == {}  # the stale copy did not re-arm the completed case's clock
     assert len(watch.collect_events()) == 3  # started, accepted, completed: no more
 
 
@@ -693,7 +691,7 @@ def test_post_substitute_not_b__an_absence_covered_by_someone_not_on_the_b_post(
 
 
 def test_decision_not_delivered__ten_working_days_after_completion_across_national_day():
-    hall = Hall()
+    hall = sample_hall()
     hall.send(accepted("C1", "2026-09-24T10:00:00+08:00"))
     hall.send(completed("C1", "2026-09-28T15:00:00+08:00"))
     # 10 working days from Mon 28 Sep, with the 1–7 Oct holiday and the Sat 10 Oct
@@ -706,7 +704,7 @@ def test_decision_not_delivered__ten_working_days_after_completion_across_nation
 
 
 def test_decision_not_delivered__not_raised_once_delivered_in_time():
-    hall = Hall()
+    hall = sample_hall()
     hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
     hall.send(completed("C1", "2026-11-03T15:00:00+08:00"))
     hall.send(event("case.delivered", "C1", "2026-11-06T10:00:00+08:00", {"method": "window"}))
@@ -715,7 +713,7 @@ def test_decision_not_delivered__not_raised_once_delivered_in_time():
 
 
 def test_after_hours_unrecorded__a_completion_at_night_with_no_service_record():
-    hall = Hall()
+    hall = sample_hall()
     hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
     hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))  # after the 17:00 close
     hall.tick("2026-11-04T19:29:00+08:00")
@@ -725,8 +723,16 @@ def test_after_hours_unrecorded__a_completion_at_night_with_no_service_record():
     assert finding.raised_at == "2026-11-04T19:30:00+08:00"
 
 
-def test_after_hours_unrecorded__not_raised_when_a_record_names_the_case():
+def test_after_hours_unrecorded__no_directory_no_finding():
     hall = Hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.findings == []
+
+
+def test_after_hours_unrecorded__not_raised_when_a_record_names_the_case():
+    hall = sample_hall()
     hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
     hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
     hall.send(event("service.after_hours", "W01", "2026-11-03T20:00:00+08:00",
@@ -734,4 +740,4 @@ def test_after_hours_unrecorded__not_raised_when_a_record_names_the_case():
                      "start": "2026-11-03T17:00:00+08:00", "end": "2026-11-03T20:00:00+08:00",
                      "by_appointment": False, "case_numbers": ["C1"]}))
     hall.tick("2026-11-10T00:00:00+08:00")
-    assert hall.findings == []
+    assert hall.raised("after_hours.unrecorded") == []
