@@ -37,12 +37,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from services import system  # noqa: E402
 from services.common.clickhouse import DATABASE, connect  # noqa: E402
 from services.common.messages import Message, to_cloudevent  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 from services.intake.store import CHUNK, HallStore  # noqa: E402
 from services.projections.views import Views  # noqa: E402
-from services.supervision.app import Supervision, load_rules  # noqa: E402
 
 # Minimum acceptable fraction of the raw limit.
 TARGETS = {"intake": 0.012, "projection_sink": 0.08, "supervision": 0.010}
@@ -118,7 +118,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         def intake(n: int) -> tuple[float, float]:
             settings = Settings(data_dir=Path(tmp) / f"intake-{n}", cipher_key="")
-            store = HallStore(settings, lambda: clock_now)
+            store = system.hall_store(settings, lambda: clock_now)
             took = timed(lambda: store.record_batch(batch, "H1"))
             rows, size = stored_bytes(store)
             store.close()
@@ -130,7 +130,7 @@ def main() -> int:
                              "ratio": per_s / raw_per_s}
 
         settings = Settings(data_dir=Path(tmp) / "intake-0", cipher_key="")
-        store = HallStore(settings, lambda: clock_now)
+        store = system.hall_store(settings, lambda: clock_now)
         published = [m for n in store.recorder.select_notifications(1, 1_000_000)
                      if (m := to_cloudevent(store, n)) is not None]
         messages = [Message("log", 0, ce["hwposition"], ce["subject"], ce) for ce in published]
@@ -157,7 +157,7 @@ def main() -> int:
 
         def supervise(n: int) -> tuple[float]:
             judge = Settings(data_dir=Path(tmp) / f"supervision-{n}", cipher_key="")
-            supervision = Supervision(judge, lambda: clock_now, load_rules(""))
+            supervision = system.judge(judge, lambda: clock_now)
             took = timed(lambda: [supervision.handle(messages[i:i + 1000])
                                   for i in range(0, len(messages), 1000)])
             supervision.close()

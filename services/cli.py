@@ -1,4 +1,8 @@
-"""The ``hallwatch`` command: run all services in one process, or one service alone."""
+"""The ``hallwatch`` command: run all services in one process, or one service alone.
+
+Every process is built by the composition root (services/system.py); this module only
+parses the command line, reads the settings and runs what was built.
+"""
 
 from __future__ import annotations
 
@@ -10,130 +14,93 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import uvicorn
-from fastapi import APIRouter
 
 from hallwatch.calendar import YearRules
+from services import system
 from services.common.auth import Keyring
 from services.common.settings import Settings, SettingsError, load_settings
 from services.common.web import create_app
 
 log = logging.getLogger("hallwatch")
+Command = Callable[[Settings, argparse.Namespace], None]
+
+STORE = ("data_dir", "event_store", "cipher_key", "clock")
+KAFKA = ("kafka_bootstrap", "consumer_group", "instance_id", "poll_seconds", "batch_size")
+# Which settings each command reads (its --help lists them with their defaults).
+READS = {
+    "serve": tuple(Settings.model_fields),
+    "intake": (*STORE, "keys", "case_prefixes", "summer_start", "winter_start", "time_floor"),
+    "relay": (*STORE, "kafka_bootstrap", "hall_topic", "poll_seconds"),
+    "supervision": (*STORE, *KAFKA, "hall_topic", "alerts_topic", "keys", "rules_file"),
+    "projections": ("data_dir", "clickhouse", "clock", *KAFKA, "hall_topic", "alerts_topic",
+                    "keys", "time_floor"),
+    "calendar load": (*STORE, "summer_start", "winter_start"),
+    "directory load": STORE,
+}
 
 
-def _serve_http(routers: list[APIRouter], host: str, port: int, settings: Settings) -> None:
-    app = create_app(*routers, keys=Keyring(settings.key_specs))
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+def _run(built: system.System, args: argparse.Namespace) -> None:
+    """Start the process's loops, serve its routes (if any) until a signal, then close."""
+    built.start()
+    try:
+        if built.routers or getattr(args, "port", None):  # a relay serves only health
+            app = create_app(*built.routers, keys=Keyring(built.settings.key_specs))
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        else:
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            stop.wait()
+    finally:
+        built.close()
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    from services.common.messages import alert_message
-    from services.intake.service import build as build_intake
-    from services.projections.service import build as build_projections
-    from services.projections.service import log_source
-    from services.supervision.service import build as build_supervision
-
-    intake = build_intake(settings)
-    projections = build_projections(settings, log_app=intake.store)
-    supervision = build_supervision(settings, log_app=intake.store)
-    supervision.stop = projections.stop
-    if settings.embedded:
-        projections.follow(log_source(projections.views, supervision.app, "alerts",
-                                      alert_message))
-    else:
-        _start_relays(settings, intake.store, supervision.app, projections.stop)
-    projections.start()
-    supervision.start()
+    built = system.serve(settings)
     mode = "embedded" if settings.embedded else "kafka"
     print(f"hallwatch serving on http://{args.host}:{args.port} ({mode})", flush=True)
-    _serve_http([intake.router, projections.router, supervision.router], args.host, args.port,
-                settings)
-    projections.stop.set()
-
-
-def _start_relays(settings: Settings, store: object, supervision: object,
-                  stop: threading.Event) -> None:
-    from services.intake.relay import Relay, producer
-
-    kafka = producer(settings.kafka_bootstrap)
-    relays = []
-    if store is not None:
-        relays.append(Relay(store, kafka, settings.hall_topic))  # type: ignore[arg-type]
-    if supervision is not None:
-        relays.append(Relay.for_alerts(supervision, kafka,  # type: ignore[arg-type]
-                                       settings.alerts_topic))
-    for relay in relays:
-        relay.start(stop, settings.poll_seconds)
-
-
-def cmd_supervision(settings: Settings, args: argparse.Namespace) -> None:
-    from services.supervision.service import build
-
-    _require_kafka(settings)
-    supervision = build(settings)
-    _start_relays(settings, None, supervision.app, supervision.stop)
-    supervision.start()
-    _serve_http([supervision.router], args.host, args.port, settings)
-    supervision.stop.set()
+    _run(built, args)
 
 
 def cmd_intake(settings: Settings, args: argparse.Namespace) -> None:
-    from services.intake.service import build
-
-    _serve_http([build(settings).router], args.host, args.port, settings)
+    _run(system.intake(settings), args)
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> None:
-    from services.intake.relay import Relay, producer
-    from services.intake.store import HallStore
-
     _require_kafka(settings)
-    stop = _stop_on_signals() if args.port is None else threading.Event()
-    relay = Relay(HallStore(settings, settings.now()), producer(settings.kafka_bootstrap),
-                  settings.hall_topic)
-    print(f"relay publishing to {settings.hall_topic} from position {relay.position()}",
-          flush=True)
-    if args.port is None:
-        relay.run(stop, settings.poll_seconds)
-        return
-    relay.start(stop, settings.poll_seconds)
-    _serve_http([], args.host, args.port, settings)  # /healthz and /metrics of the relay
-    stop.set()
+    built = system.relay(settings)
+    print(f"relay publishing to {settings.hall_topic} from position "
+          f"{built.relays[0].position()}", flush=True)
+    _run(built, args)
+
+
+def cmd_supervision(settings: Settings, args: argparse.Namespace) -> None:
+    _require_kafka(settings)
+    _run(system.supervision(settings), args)
 
 
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
-    from services.projections.service import build
-
     if getattr(args, "action", "serve") == "rebuild":
-        from services.projections.rebuild import rebuild_from_stores
-
-        print(f"rebuilt the views up to {rebuild_from_stores(settings)}")
+        # Replay the stores into shadow tables, then swap them in (reads keep answering).
+        print(f"rebuilt the views up to {system.rebuild_projections(settings)}")
         return
     _require_kafka(settings)
-    projections = build(settings)
-    projections.start()
-    _serve_http([projections.router], args.host, args.port, settings)
-    projections.stop.set()
+    _run(system.projections(settings), args)
 
 
 def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
-    from services.intake.store import HallStore
-
     try:
         rules = YearRules.from_dict(json.loads(Path(args.file).read_text()))
     except (OSError, ValueError) as error:
         sys.exit(f"hallwatch calendar load: {args.file}: {error}")
-    store = HallStore(settings, settings.now())
+    store = system.hall_store(settings)
     recomputed = store.load_calendar_year(rules, loaded_by="cli")
+    store.close()
     print(f"loaded {rules.version}; recomputed {len(recomputed)} provisional deadlines")
 
 
@@ -153,7 +120,7 @@ def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> None:
     print(f"loaded directory {record(store, document, 'cli', store.clock())}")
 
 
-def cmd_keygen(settings: Settings, args: argparse.Namespace) -> None:
+def cmd_keygen(settings: Settings | None, args: argparse.Namespace) -> None:
     print(base64.b64encode(secrets.token_bytes(32)).decode())
 
 
@@ -163,28 +130,83 @@ def _require_kafka(settings: Settings) -> None:
                  "(or use `hallwatch serve` for the embedded mode)")
 
 
+def settings_help(names: tuple[str, ...]) -> str:
+    """The environment variables a command reads, with their defaults and meaning."""
+    lines = ["environment (a malformed value stops the command, naming the variable):"]
+    for name in names:
+        field = Settings.model_fields[name]
+        default = field.default if field.default not in ("", None) else "(empty)"
+        lines.append(f"  HALLWATCH_{name.upper():<16} default {default}")
+        lines.append(f"      {field.description}")
+    return "\n".join(lines)
+
+
+def _version() -> str:
+    try:
+        return version("hallwatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="hallwatch", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
-    for name, func, port in (("serve", cmd_serve, 8000), ("intake", cmd_intake, 8001),
-                             ("projections", cmd_projections, 8002),
-                             ("supervision", cmd_supervision, 8003),
-                             ("relay", cmd_relay, None)):  # relay: HTTP only if --port
-        p = sub.add_parser(name)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=port)
+    formatter = argparse.RawDescriptionHelpFormatter
+    top = argparse.ArgumentParser(
+        prog="hallwatch", description=__doc__, formatter_class=formatter,
+        epilog="Settings come from HALLWATCH_* environment variables; each command's "
+               "--help lists those it reads.")
+    top.add_argument("--version", action="version", version=f"hallwatch {_version()}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    services: list[tuple[str, Command, int, str]] = [
+        ("serve", cmd_serve, 8000, "run every service in one process: embedded (SQLite, "
+         "chDB, the store's log) with no Kafka configured, else intake, relays, supervision "
+         "and projections over Kafka"),
+        ("intake", cmd_intake, 8001, "the HTTP intake of hall events (POST /v1/events) "
+         "over the event store"),
+        ("projections", cmd_projections, 8002, "the ClickHouse views of the hall and alerts "
+         "topics and the read API (needs Kafka)"),
+        ("supervision", cmd_supervision, 8003, "judge the hall topic into alerts, raise "
+         "timers as they come due, publish alerts (needs Kafka)"),
+    ]
+    for name, func, port, text in services:
+        p = sub.add_parser(name, help=text, description=text, formatter_class=formatter,
+                           epilog=settings_help(READS[name]))
+        p.add_argument("--host", default="127.0.0.1",
+                       help="address the HTTP server listens on (default: %(default)s)")
+        p.add_argument("--port", type=int, default=port,
+                       help="port the HTTP server listens on (default: %(default)s)")
         p.set_defaults(func=func)
-        if name == "projections":  # rebuild: replay the stores into shadow tables, swap
-            p.add_argument("action", nargs="?", choices=("serve", "rebuild"), default="serve")
-    sub.add_parser("keygen", help="print a new AES key for HALLWATCH_CIPHER_KEY"
-                   ).set_defaults(func=cmd_keygen)
-    calendar = sub.add_parser("calendar").add_subparsers(dest="action", required=True)
-    load = calendar.add_parser("load", help="load an official holiday notice (JSON)")
-    load.add_argument("file")
+        if name == "projections":
+            p.add_argument("action", nargs="?", choices=("serve", "rebuild"), default="serve",
+                           help="serve (default), or rebuild: replay the stores into shadow "
+                                "tables and swap them in while reads keep answering")
+    text = "publish the event store's log to the hall topic, in order (needs Kafka)"
+    relay = sub.add_parser("relay", help=text, description=text, formatter_class=formatter,
+                           epilog=settings_help(READS["relay"]))
+    relay.add_argument("--host", default="127.0.0.1",
+                       help="address of /healthz and /metrics, with --port (default: %(default)s)")
+    relay.add_argument("--port", type=int, default=None,
+                       help="serve /healthz and /metrics on this port (default: no HTTP)")
+    relay.set_defaults(func=cmd_relay)
+    text = "print a new random AES-256 key (base64) for HALLWATCH_CIPHER_KEY; reads no settings"
+    sub.add_parser("keygen", help=text, description=text).set_defaults(
+        func=cmd_keygen, needs_settings=False)
+    text = "the working-day calendar"
+    calendar = sub.add_parser("calendar", help=text, description=text).add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    text = ("load an official holiday notice (JSON: year, holidays, workdays, reference) and "
+            "recompute the deadlines it moves")
+    load = calendar.add_parser("load", help=text, description=text, formatter_class=formatter,
+                               epilog=settings_help(READS["calendar load"]))
+    load.add_argument("file", help="the notice as a JSON file")
     load.set_defaults(func=cmd_calendar_load)
-    directory = sub.add_parser("directory").add_subparsers(dest="action", required=True)
-    load = directory.add_parser("load", help="load the bureau's directory (JSON)")
-    load.add_argument("file")
+    text = "the bureau's directory (halls, A/B posts, matter catalogue)"
+    directory = sub.add_parser("directory", help=text, description=text).add_subparsers(
+        dest="action", required=True)
+    text = "load a directory version (schemas/directory.schema.json)"
+    load = directory.add_parser("load", help=text, description=text,
+                                formatter_class=formatter,
+                                epilog=settings_help(READS["directory load"]))
+    load.add_argument("file", help="the directory as a JSON file")
     load.set_defaults(func=cmd_directory_load)
     from services.projections.bulletin_cli import add_parser as add_bulletin
     from services.simulator.command import add_subcommand
@@ -198,6 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO chatter drowns ours
     args = parser().parse_args(argv)
+    if not getattr(args, "needs_settings", True):
+        args.func(None, args)
+        return
     try:
         settings = load_settings()
     except SettingsError as error:

@@ -25,6 +25,7 @@ import atexit
 import base64
 import contextlib
 import fcntl
+import functools
 import os
 import pwd
 import re
@@ -35,9 +36,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -204,7 +206,7 @@ def _is_root() -> bool:
 
 # Servers started by this process that have not been stopped yet; stopped at
 # interpreter exit so that a crashed test run does not leave them running.
-_running: set[Postgres | Kafka] = set()
+_running: set[Postgres | Kafka] = set()  # cluster nodes are Kafka too
 
 
 @atexit.register
@@ -397,6 +399,25 @@ class Postgres:
                 with contextlib.suppress(OSError):
                     shutil.copyfile(run_dir / "postgres.log", self.log_path)
                 shutil.rmtree(run_dir, ignore_errors=True)
+
+    def restart(self, mode: str = "immediate") -> None:
+        """``pg_ctl restart -m <mode>`` on the same port; ``immediate`` is a crash: no
+        checkpoint, every connection cut, recovery from the WAL on the way up."""
+        if self._run_dir is None or self._bin is None:
+            raise RuntimeError("this Postgres is not running")
+        data = self._run_dir / "data"
+        log = self._run_dir / "postgres.log"
+        _run(
+            self._as_db_user(
+                [self._bin / "pg_ctl", "-D", data, "-l", log, "-m", mode, "-w", "-t",
+                 str(int(POSTGRES_READY_TIMEOUT_S)), "restart"]
+            ),
+            what=f"pg_ctl restart -m {mode}",
+            cwd=self._run_dir,
+            log=log,
+            timeout=POSTGRES_READY_TIMEOUT_S + 30,
+        )
+        self._wait_until_ready(log)
 
     def __enter__(self) -> Self:
         self.start()
@@ -825,6 +846,220 @@ class Kafka:
                     f"{TOPIC_READY_TIMEOUT_S:.0f}s: {topic}"
                 )
             time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- Kafka cluster
+
+_CLUSTER_NODE_PROPERTIES = """\
+# One node of a three-node KRaft cluster (broker + controller), written by tests/servers.py.
+node.id={node_id}
+process.roles=broker,controller
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+# A static quorum: every node is a voter, so any two of the three keep the cluster up.
+controller.quorum.voters={voters}
+log.dirs={log_dir}
+num.partitions=3
+auto.create.topics.enable=false
+default.replication.factor=3
+min.insync.replicas=2
+# A broker that died must not come back as leader with a shorter log.
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+group.initial.rebalance.delay.ms=0
+"""
+
+
+class _ClusterNode(Kafka):
+    """One node of a KafkaCluster: its ports and voters are chosen by the cluster."""
+
+    def __init__(self, base_dir: Path, node_id: int, port: int, controller_port: int) -> None:
+        super().__init__(base_dir)
+        self.node_id = node_id
+        self.port, self.controller_port = port, controller_port
+        self.voters = ""
+
+    def format(self, cluster_id: str) -> None:
+        java, libs = _java(), kafka_jars()
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(
+            _CLUSTER_NODE_PROPERTIES.format(
+                node_id=self.node_id, port=self.port, controller_port=self.controller_port,
+                voters=self.voters, log_dir=self.data_dir),
+            encoding="utf-8",
+        )
+        (self.base_dir / "log4j2.properties").write_text(_KAFKA_LOG4J2_PROPERTIES, encoding="utf-8")
+        _run(
+            [java, "-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
+             "--cluster-id", cluster_id, "--config", self.config_path],
+            what=f"formatting Kafka node {self.node_id} storage",
+            cwd=self.base_dir,
+            timeout=120,
+        )
+        self.cluster_id = cluster_id
+
+    def launch(self) -> None:
+        self._launch()
+
+    def wait_until_ready(self, attempts: int = 3) -> None:
+        """Ready within ``attempts`` x 60 s: a restarted node on a busy machine can take
+        a while to load its logs, and is not given up on while its process lives."""
+        for attempt in range(attempts):
+            try:
+                self._wait_until_ready()
+                return
+            except ServerStartError:
+                if attempt == attempts - 1 or not self.running():
+                    raise
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running() and self._process else None
+
+
+def _in_parallel(calls: list[Callable[[], None]]) -> None:
+    """Run ``calls`` in threads; re-raise the first failure once all have ended."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], None]) -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+class KafkaCluster:
+    """Three KRaft nodes (each broker and controller) on 127.0.0.1; a context manager.
+
+    Topics are made with replication 3 and ``min.insync.replicas=2``, so one broker may
+    be down (``kill(i)``, then ``restart(i)`` on the same ports and data) while producers
+    with ``acks=all`` go on writing. ``bootstrap`` lists all three brokers.
+    """
+
+    SIZE = 3
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = Path(base_dir)
+        self.nodes: list[_ClusterNode] = []
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def start(self) -> None:
+        if self.nodes:
+            return
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            ports = _free_ports(2 * self.SIZE)
+            self.nodes = [
+                _ClusterNode(self.base_dir / f"node{i + 1}", i + 1, ports[2 * i], ports[2 * i + 1])
+                for i in range(self.SIZE)
+            ]
+            voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+            cluster_id = _new_cluster_id()
+            try:
+                for node in self.nodes:
+                    shutil.rmtree(node.base_dir, ignore_errors=True)
+                    node.voters = voters
+                _in_parallel([functools.partial(node.format, cluster_id) for node in self.nodes])
+                for node in self.nodes:
+                    node.launch()
+                for node in self.nodes:
+                    node.wait_until_ready()
+                self._wait_for_brokers(self.SIZE)
+                return
+            except BaseException as exc:
+                self.stop()
+                clash = any(_PORT_CLASH.search(_read_log(n.log_path)) for n in self.nodes)
+                self.nodes = []
+                if attempt == PORT_ATTEMPTS or not isinstance(exc, ServerStartError) or not clash:
+                    raise
+
+    def kill(self, index: int) -> None:
+        """SIGKILL node ``index`` (0-based): a broker and a controller crash together."""
+        self.nodes[index].kill()
+
+    def restart(self, index: int) -> None:
+        """Bring node ``index`` back on its ports with its data; return once it serves."""
+        node = self.nodes[index]
+        if node.running():
+            return
+        node.launch()
+        node.wait_until_ready()
+
+    def signal(self, index: int, signum: int) -> None:
+        pid = self.nodes[index].pid
+        if pid is not None:
+            os.kill(pid, signum)
+
+    def running(self, index: int) -> bool:
+        return self.nodes[index].running()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                node.stop()
+
+    def create_topic(self, name: str, partitions: int = 3) -> None:
+        """Create ``name`` (replication 3, min ISR 2) unless it exists; return once every
+        partition has a leader."""
+        with self._admin() as admin:
+            result = admin.create_topics(
+                {name: {"num_partitions": partitions, "replication_factor": self.SIZE,
+                        "configs": {"min.insync.replicas": "2"}}},
+                raise_errors=False,
+            )
+            for topic in result["topics"]:
+                if topic["error_code"] not in (0, 36):
+                    raise RuntimeError(f"could not create topic {name!r}: {topic}")
+            self.nodes[0]._wait_for_topic(admin, name)
+
+    def _admin(self, timeout_s: float = 10.0) -> Any:
+        timeout_ms = int(timeout_s * 1000)
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap,
+                                client_id="hallwatch-test-harness",
+                                bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms)
+
+    def _wait_for_brokers(self, count: int) -> None:
+        deadline = time.monotonic() + KAFKA_READY_TIMEOUT_S
+        while True:
+            with self._admin() as admin:
+                brokers = admin.describe_cluster()["brokers"]
+            if len(brokers) >= count:
+                return
+            if time.monotonic() > deadline:
+                raise ServerStartError(f"only {len(brokers)} of {count} Kafka brokers joined")
+            time.sleep(0.2)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 # --------------------------------------------------------------------------- manual use

@@ -6,12 +6,9 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from services.common.messages import alert_message
+from services import system
+from services.common.auth import Keyring
 from services.common.web import create_app
-from services.intake.service import build as build_intake
-from services.projections.service import build as build_projections
-from services.projections.service import log_source
-from services.supervision.service import build as build_supervision
 from tests.conftest import BUREAU_KEY, bearer
 
 
@@ -21,13 +18,13 @@ class World:
     def __init__(self, settings, clock) -> None:
         self.settings = settings
         self.clock = clock
-        self.intake = build_intake(settings, clock)
-        self.supervision = build_supervision(settings, clock, log_app=self.intake.store)
-        self.projections = build_projections(settings, clock, log_app=self.intake.store)
-        self.projections.follow(log_source(self.projections.views, self.supervision.app,
-                                           "alerts", alert_message))
-        self.client = TestClient(create_app(self.intake.router, self.projections.router,
-                                            self.supervision.router))
+        self.system = system.embedded(settings, clock)  # what `hallwatch serve` runs
+        assert self.system.intake and self.system.supervision and self.system.projections
+        self.intake = self.system.intake
+        self.supervision = self.system.supervision
+        self.projections = self.system.projections
+        self.client = TestClient(create_app(*self.system.routers,
+                                            keys=Keyring(settings.key_specs)))
 
     def send(self, envelope) -> None:
         self.intake.store.record(envelope, envelope["source"].rsplit("/", 1)[-1])
@@ -41,7 +38,7 @@ class World:
         self.clock.now = now
 
     def settle(self) -> None:
-        while self.supervision.step():
+        while self.supervision.step(wait=0):
             pass
         for source in self.projections.sources:
             while batch := source.poll(1000, 0):
@@ -59,8 +56,6 @@ class World:
                 if n.topic.endswith("Alert.Raised")]
 
     def close(self) -> None:
-        self.projections.views.client.close()
-        self.supervision.app.close()
-        self.intake.store.close()
+        self.system.close()
 
 

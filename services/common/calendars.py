@@ -8,6 +8,7 @@ from eventsourcing.application import Application
 
 from hallwatch.calendar import WorkCalendar, YearRules
 from hallwatch.hall import CalendarYear
+from services.common import storage
 
 TOPICS = [f"{CalendarYear.__module__}:{CalendarYear.__qualname__}.{name}"
           for name in ("Loaded", "Reloaded")]
@@ -16,14 +17,11 @@ TOPICS = [f"{CalendarYear.__module__}:{CalendarYear.__qualname__}.{name}"
 def follow_years(app: Application[Any], calendar: WorkCalendar, seen: int
                  ) -> tuple[WorkCalendar, int]:
     """``calendar`` with every year recorded after position ``seen``; the new position."""
-    while True:
-        page = app.recorder.select_notifications(seen + 1, 100, topics=TOPICS)
-        for notification in page:
-            event: Any = app.mapper.to_domain_event(notification)
-            calendar = calendar.with_year(YearRules.from_dict(event.rules))
-            seen = notification.id
-        if len(page) < 100:
-            return calendar, seen
+    for notification in storage.read_log(app, seen, topics=TOPICS, page=100):
+        event: Any = app.mapper.to_domain_event(notification)
+        calendar = calendar.with_year(YearRules.from_dict(event.rules))
+        seen = notification.id
+    return calendar, seen
 
 
 def year_loaded(app: Application[Any], rules: YearRules, loaded_by: str, at: str

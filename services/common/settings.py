@@ -7,6 +7,7 @@ store, chDB for ClickHouse, and the event store's notification log instead of Ka
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common import clocks
@@ -63,27 +64,43 @@ def parse_keys(text: str) -> list[KeySpec]:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HALLWATCH_", extra="ignore")
 
-    data_dir: Path = Path("./var")
-    event_store: str = ""
-    kafka_bootstrap: str = ""
-    clickhouse: str = ""
-    keys: str = ""
-    cipher_key: str = ""
-    hall_topic: str = "hall.events"
-    alerts_topic: str = "supervision.alerts"
-    consumer_group: str = "hallwatch"
-    instance_id: str = ""  # Kafka static membership: a restart takes its partitions back at once
-    summer_start: str = "05-01"
-    winter_start: str = "10-01"
-    poll_seconds: float = 0.2
-    batch_size: int = 5000
-    rules_file: str = ""
-    clock: str = "system"
+    # Each description is what `hallwatch --help` and the README's settings table say.
+    data_dir: Path = Field(default=Path("./var"), description="where the embedded stores live "
+                           "(SQLite event stores, chDB, the generated cipher key)")
+    event_store: str = Field(default="", description="the event store: sqlite:///PATH or "
+                             "postgresql://user:pass@host:port/db; empty = "
+                             "sqlite:///$DATA_DIR/events.db")
+    kafka_bootstrap: str = Field(default="", description="Kafka brokers host:port,...; empty = "
+                                 "embedded (the store's notification log instead of Kafka)")
+    clickhouse: str = Field(default="", description="chdb:///PATH or "
+                            "http(s)://user:pass@host:8123; empty = chdb:///$DATA_DIR/chdb")
+    keys: str = Field(default="", description="API keys role:principal:secret,...; roles hall "
+                      "(principal = hall id), bureau, auditor, monitor (metrics and health "
+                      "detail); secrets of 16+ characters")
+    cipher_key: str = Field(default="", description="base64 AES key of the event store "
+                            "(`hallwatch keygen`); empty = made once in $DATA_DIR/cipher.key")
+    hall_topic: str = Field(default="hall.events", description="Kafka topic of hall events")
+    alerts_topic: str = Field(default="supervision.alerts", description="Kafka topic of alerts")
+    consumer_group: str = Field(default="hallwatch", description="prefix of the services' Kafka "
+                                "consumer groups")
+    instance_id: str = Field(default="", description="Kafka static membership (group.instance.id): "
+                             "a restarted instance takes its partitions back at once")
+    summer_start: str = Field(default="05-01", description="MM-DD the summer office hours begin")
+    winter_start: str = Field(default="10-01", description="MM-DD the winter office hours begin")
+    poll_seconds: float = Field(default=0.2, gt=0, description="the longest a background "
+                                "loop waits for new events before looking again")
+    batch_size: int = Field(default=5000, gt=0, description="most events a consumer handles in one "
+                            "round (one transaction per partition)")
+    rules_file: str = Field(default="", description="the supervision thresholds (JSON); empty = "
+                            "deploy/rules/supervision.v1.json")
+    clock: str = Field(default="system", description="'system', or fixed:<RFC 3339 time> for demos "
+                       "and tests")
     # Which case numbers each hall may open (GB/T 39046 numbers embed the issuing unit's
     # code). A hall not listed is not restricted.
-    case_prefixes: str = ""
-    # No event, query or report reaches before this date (YYYY-MM-DD, +08:00).
-    time_floor: date = date(2000, 1, 1)
+    case_prefixes: str = Field(default="", description="hall:PREFIX|PREFIX,...: the case "
+                               "numbers each hall may open; a hall not listed is unrestricted")
+    time_floor: date = Field(default=date(2000, 1, 1), description="no event, query or report "
+                             "reaches before this date (YYYY-MM-DD, +08:00)")
 
     @field_validator("event_store")
     @classmethod
@@ -164,9 +181,19 @@ class Settings(BaseSettings):
             return self.cipher_key
         path = self.data_dir / "cipher.key"
         if not path.exists():
+            # Processes starting together must all end up with the first one's key: each
+            # writes a whole file of its own and links it into place; only one link wins.
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-            path.chmod(0o600)
+            draft = self.data_dir / f".cipher.key.{secrets.token_hex(8)}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(base64.b64encode(secrets.token_bytes(32)).decode())
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
         return path.read_text().strip()
 
     def season_starts(self) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -1,19 +1,68 @@
-"""Beside eventsourcing's API: retrying on optimistic-concurrency conflicts, and read-only
-SQL for the two questions it has no bulk answer to: which aggregates exist, and where one
-stored event sits in the notification log."""
+"""Beside eventsourcing's API: the environment of a configured store, reading a
+notification log in pages, retrying on optimistic-concurrency conflicts, creating tables
+one process at a time, and read-only SQL for the two questions it has no bulk answer to:
+which aggregates exist, and where one stored event sits in the notification log."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Notification
+
+from services.common.settings import Settings
 
 T = TypeVar("T")
+PAGE = 500
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """eventsourcing environment for the configured store URL (encrypted with the
+    configured AES key)."""
+    url = urlparse(settings.store_url)
+    env = {
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": settings.cipher(),
+    }
+    if url.scheme == "sqlite":
+        path = unquote(url.path)
+        env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=path,
+                   SQLITE_LOCK_TIMEOUT="30")
+    else:
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=url.path.lstrip("/") or "hallwatch",
+            POSTGRES_HOST=url.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(url.port or 5432),
+            POSTGRES_USER=unquote(url.username or "hallwatch"),
+            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_POOL_SIZE="8",
+            POSTGRES_MAX_OVERFLOW="8",
+        )
+    return env
+
+
+def read_log(app: Application[Any], after: int, limit: int | None = None,
+             topics: Sequence[str] = (), page: int = PAGE) -> Iterator[Notification]:
+    """An application's notifications after position ``after``, in log order, read
+    ``page`` at a time (at most ``limit`` in all; only ``topics`` if given)."""
+    left = limit
+    while left is None or left > 0:
+        size = page if left is None else min(page, left)
+        found = app.recorder.select_notifications(after + 1, size, topics=topics)
+        yield from found
+        if len(found) < size:
+            return
+        after = found[-1].id
+        if left is not None:
+            left -= len(found)
 
 
 def retrying(work: Callable[[], T], attempts: int, step: float,
@@ -31,6 +80,33 @@ def retrying(work: Callable[[], T], attempts: int, step: float,
             if between is not None:
                 between()
     raise AssertionError("unreachable")
+
+
+# One advisory-lock key for "creating hallwatch tables" in a PostgreSQL database.
+SCHEMA_LOCK = 0x68616C6C  # "hall"
+
+
+@contextmanager
+def schema_lock(env: Mapping[str, str]) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while creating tables.
+
+    eventsourcing creates its tables (``CREATE TABLE IF NOT EXISTS``, indexes, a tracking
+    table migration) when a recorder is made; two processes doing that at once on one
+    database can fail with ``tuple concurrently updated``. Under this lock every process
+    creates (or finds) the tables in turn. SQLite needs nothing: it locks the file.
+    """
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
+        return
+    with psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+                         dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                         password=env.get("POSTGRES_PASSWORD", ""),
+                         autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
 def _is_sqlite(app: Application[Any]) -> bool:

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder
 
 from hallwatch import stored
 from hallwatch.calendar import CHINA_TZ, WorkCalendar, YearRules
@@ -37,6 +36,8 @@ from hallwatch.hall import HallStream, Receipt, stream_id, stream_key
 from hallwatch.office_hours import Seasons
 from services.common import calendars, metrics, storage
 from services.common.settings import Settings, parse_case_prefixes
+from services.common.sources import Signal
+from services.common.storage import store_env
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -45,31 +46,6 @@ RETRY_STEP = 0.005  # seconds; the random wait grows by this much each attempt
 CHUNK = 500  # events judged together and saved in one transaction
 CALENDAR_REFRESH_SECONDS = 5.0
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between a hall's system and ours
-
-
-def store_env(settings: Settings) -> dict[str, str]:
-    """eventsourcing environment for the configured store URL."""
-    url = urlparse(settings.store_url)
-    env = {
-        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
-        "CIPHER_KEY": settings.cipher(),
-    }
-    if url.scheme == "sqlite":
-        path = unquote(url.path)
-        env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=path,
-                   SQLITE_LOCK_TIMEOUT="30")
-    else:
-        env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
-            POSTGRES_DBNAME=url.path.lstrip("/") or "hallwatch",
-            POSTGRES_HOST=url.hostname or "127.0.0.1",
-            POSTGRES_PORT=str(url.port or 5432),
-            POSTGRES_USER=unquote(url.username or "hallwatch"),
-            POSTGRES_PASSWORD=unquote(url.password or ""),
-            POSTGRES_POOL_SIZE="8",
-            POSTGRES_MAX_OVERFLOW="8",
-        )
-    return env
 
 
 @dataclass(frozen=True)
@@ -98,6 +74,9 @@ class HallStore(Application[UUID]):
     def __init__(self, settings: Settings, clock: Clock) -> None:
         if settings.store_url.startswith("sqlite"):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Wakes the log followers of this process (embedded supervision, projections)
+        # after each commit, so they block instead of polling.
+        self.written = Signal()
         super().__init__(env=store_env(settings))
         self.clock = clock
         self.case_prefixes = parse_case_prefixes(settings.case_prefixes)
@@ -110,6 +89,16 @@ class HallStore(Application[UUID]):
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """As the library saves; then wakes this process's followers of the log."""
+        recordings = super().save(*objs, **kwargs)
+        self.written.notify()
+        return recordings
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        with storage.schema_lock(self.env):  # other processes may create tables now
+            return super().construct_recorder()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -312,14 +301,8 @@ class HallStore(Application[UUID]):
     def _opened_case_ids(self) -> Iterator[UUID]:
         """Every case ever opened (callers load them one at a time and filter)."""
         topics = [f"{Case.__module__}:{Case.__qualname__}.Opened"]
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start, 1000, topics=topics)
-            for notification in page:
-                yield UUID(str(notification.originator_id))
-            if len(page) < 1000:
-                return
-            start = page[-1].id + 1
+        for notification in storage.read_log(self, 0, topics=topics, page=1000):
+            yield UUID(str(notification.originator_id))
 
     # -- reading -----------------------------------------------------------------
 

@@ -31,7 +31,6 @@ from hallwatch.case import NAMESPACE
 from hallwatch.errors import ImpossibleSequence, NotFound
 from services.common import storage
 from services.common.settings import Settings
-from services.intake.store import store_env
 from services.projections.figures import COUNT_KEYS
 
 FORMATS = ("json", "html", "pdf")
@@ -95,7 +94,8 @@ class Publication(Aggregate):
 def publishing_env(settings: Settings) -> dict[str, str]:
     """The hall store's kind of database; SQLite gets a file of its own. Compressed: the
     bytes of three documents travel in each publication."""
-    env = {**store_env(settings), "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
+    env = {**storage.store_env(settings),
+           "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
     if urlparse(settings.store_url).scheme == "sqlite":
         env["SQLITE_DBNAME"] = str((settings.data_dir / "bulletins.db").resolve())
     return env
@@ -126,6 +126,10 @@ class Publications(Application[UUID]):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(env=publishing_env(settings))
         self.clock = clock
+
+    def construct_recorder(self) -> Any:
+        with storage.schema_lock(self.env):  # other processes may create tables now
+            return super().construct_recorder()
 
     def publish(self, report: dict[str, Any], keys: tuple[str, ...], by: str,
                 render: Render) -> dict[str, Any]:

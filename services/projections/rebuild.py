@@ -73,25 +73,3 @@ def rebuild(client: Any, replays: list[Replay], batch_size: int = 1000,
     for table in TABLES:
         client.command(f"DROP TABLE IF EXISTS {DATABASE}.{table}{SHADOW}")
     return {name: source.position for name, source in sources.items()}
-
-
-def rebuild_from_stores(settings: Any) -> dict[str, int]:
-    """``hallwatch projections rebuild``: replay the hall store's and the supervision
-    store's logs (the sources of truth, in either mode) into the configured ClickHouse."""
-    from services.common.clickhouse import connect
-    from services.common.messages import alert_message, to_cloudevent
-    from services.intake.store import HallStore
-    from services.supervision.app import Supervision, load_rules
-
-    client = connect(settings.clickhouse_url)
-    Views(client)  # the schema, if this database is new
-    hall = HallStore(settings, settings.now())
-    supervision = Supervision(settings, settings.now(), load_rules(settings.rules_file))
-    try:
-        return rebuild(client, [Replay("hall", hall, to_cloudevent),
-                                Replay("alerts", supervision, alert_message)],
-                       settings.batch_size)
-    finally:
-        supervision.close()
-        hall.close()
-        client.close()

@@ -37,12 +37,18 @@ class Projections:
         """Also project ``source`` (embedded: the supervision store's log)."""
         self.sources.append(source)
 
-    def step(self) -> bool:
+    def step(self) -> int:
+        """One round over every source; a failed write rewinds it (see runner)."""
         return consume_once(self.sources, self.views.write, self.settings.batch_size,
                             self.settings.poll_seconds)
 
     def start(self) -> threading.Thread:
-        return Worker("projections", self.step, self.stop, self.settings.poll_seconds).start()
+        return Worker("projections", self._round, self.stop, self.settings.poll_seconds).start()
+
+    def _round(self) -> bool:
+        # step() already waits on its sources' polls; the idle time only paces failures.
+        self.step()
+        return True
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None,

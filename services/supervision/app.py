@@ -1,8 +1,11 @@
 """The supervision service's application: judges hall events into alerts, exactly once.
 
-Each batch from one partition (or the embedded log) is judged and saved in one
-transaction together with the position reached (eventsourcing tracking), so a restart or
-a redelivery never judges an event twice. Timers live in the watches; the in-memory index
+It has the eventsourcing library's process-application shape (an
+``EventSourcedProjection``): each batch from one partition (or the embedded log) goes
+through :meth:`Supervision.process_event` with the position it reaches, the
+:meth:`Supervision.policy` collects the new events on the processing event, and the
+library records them in one transaction together with that position (tracking), so a
+restart or a redelivery never judges an event twice. Timers live in the watches; the in-memory index
 of the next timers is rebuilt by following this store's own notification log, at start-up
 and after every write, whoever wrote it (another instance, the bureau's actions).
 """
@@ -14,14 +17,16 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import JSONTranscoder, Notification, ProcessRecorder, Tracking
+from eventsourcing.projection import EventSourcedProjection
 
 from hallwatch import stored
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
@@ -36,7 +41,9 @@ from services.common import calendars, directories, metrics, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
-from services.intake.store import store_env
+from services.common.sources import Signal
+from services.common.storage import store_env
+from services.supervision.timetable import Timetable
 
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
@@ -63,7 +70,19 @@ def tracking_name(message: Message) -> str:
     return f"{message.topic}:{message.partition}"
 
 
-class Supervision(Application[UUID]):
+class Gap(Exception):
+    """A batch skipped messages after the tracked position; nothing of it was judged."""
+
+
+@dataclass(frozen=True)
+class PartitionBatch:
+    """What one round judges of one partition: messages not judged yet, in order."""
+
+    name: str
+    messages: list[Message]
+
+
+class Supervision(EventSourcedProjection[UUID]):
     name = "Supervision"
     # A watch is judged on every event of its case: load it from its latest snapshot.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Watch: 50}
@@ -71,6 +90,8 @@ class Supervision(Application[UUID]):
     def __init__(self, settings: Settings, clock: Clock, rules: RuleSet) -> None:
         if settings.store_url.startswith("sqlite"):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Wakes the log followers of this process (projections of alerts) after a write.
+        self.written = Signal()
         super().__init__(env=supervision_env(settings))
         self.clock = clock
         self.rules = rules
@@ -81,33 +102,38 @@ class Supervision(Application[UUID]):
         # The index is read by the judging loop and refreshed by the bureau's actions too.
         self._lock = threading.RLock()
         self._seen = 0
-        self._timers: dict[UUID, tuple[datetime, str]] = {}  # watch id -> next timer, key
+        self._timers = Timetable()  # watch id -> its next timer, with the watch's key
         # Which watches' timers this instance fires: those whose events reach it (with
         # Kafka, the partitions it is assigned); the source sets this. Firing is safe from
         # any instance (optimistic concurrency, alert ids from rule and moment): ownership
         # only keeps instances from doing each other's work.
         self.owns: Callable[[str], bool] = lambda watch_key: True
-        self._escalations: dict[UUID, datetime] = {}  # alert id -> its notice deadline
+        # Whether message positions are contiguous (Kafka offsets), so that a batch not
+        # starting where tracking stands reveals a gap; the log source's ids are not.
+        self.contiguous = False
+        self._escalations = Timetable()  # alert id -> its notice deadline
         self.refresh_index()
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """As the library saves; then wakes this process's followers of the log."""
+        recordings = super().save(*objs, **kwargs)
+        self.written.notify()
+        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         stored.register(transcoder)  # watch states and judgements are typed values
 
-    def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
 
-    @property
-    def process_recorder(self) -> ProcessRecorder:
-        recorder = self.recorder
-        assert isinstance(recorder, ProcessRecorder)
-        return recorder
+    def construct_recorder(self) -> ProcessRecorder:
+        with storage.schema_lock(self.env):  # other processes may create tables now
+            return super().construct_recorder()
 
     # -- judging the stream ------------------------------------------------------
 
     def next_position(self, topic: str, partition: int) -> int | None:
         """The next offset to read of a partition, as recorded with the last judgement."""
-        return self.process_recorder.max_tracking_id(f"{topic}:{partition}")
+        return self.recorder.max_tracking_id(f"{topic}:{partition}")
 
     def handle(self, batch: list[Message]) -> None:
         """Judge a batch; each partition's part is saved with its position, atomically."""
@@ -118,10 +144,28 @@ class Supervision(Application[UUID]):
             self._retrying(functools.partial(self._judge_partition, name, messages))
 
     def _judge_partition(self, name: str, messages: list[Message]) -> None:
-        done = self.process_recorder.max_tracking_id(name) or 0
+        """Tracking only ever advances contiguously: a batch that does not begin where
+        tracking stands is a gap (a failed round the source did not re-read) and raises
+        :class:`Gap`, so the round fails and the source rewinds to tracking."""
+        tracked = self.recorder.max_tracking_id(name)
+        done = tracked or 0
         fresh = [m for m in messages if m.offset + 1 > done]  # judged already: skip
         if not fresh:
             return
+        if self.contiguous and tracked is not None and fresh[0].offset != tracked:
+            raise Gap(f"{name}: batch starts at {fresh[0].offset}, tracking stands at "
+                      f"{tracked}; re-reading from {tracked}")
+        # The library records what the policy collected atomically with the position
+        # reached, takes the snapshots due, and notifies.
+        self.process_event(PartitionBatch(name, fresh),  # type: ignore[arg-type]
+                           Tracking(name, fresh[-1].offset + 1))
+        self.written.notify()
+        self.refresh_index()
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        """Judge a :class:`PartitionBatch`: collect the watches, alerts and calendar years
+        it changes on ``processing_event`` (never saving them itself)."""
+        fresh: list[Message] = domain_event.messages
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
         years: list[Any] = []
@@ -138,12 +182,7 @@ class Supervision(Application[UUID]):
                 watch = self._watch(key, watches, known)
                 self._apply(watch.observe(message.hall, self.rules, self.calendar,
                                           self.directory), watch, alerts)
-        processing: ProcessingEvent[UUID] = ProcessingEvent(
-            tracking=Tracking(name, fresh[-1].offset + 1))
-        processing.collect_events(*years, *watches.values(), *alerts.values())
-        self._record(processing)
-        self._take_snapshots(processing)  # as save() would: this path records tracking too
-        self.refresh_index()
+        processing_event.collect_events(*years, *watches.values(), *alerts.values())
 
     def _year_loaded(self, message: HallMessage, watches: dict[UUID, Watch],
                      alerts: dict[UUID, Alert]) -> Any:
@@ -218,20 +257,21 @@ class Supervision(Application[UUID]):
     # -- time ----------------------------------------------------------------------
 
     def next_due(self) -> datetime | None:
+        """The earliest timer or notice deadline (without scanning them all)."""
         with self._lock:
-            due = min([*(at for at, _ in self._timers.values()),
-                       *self._escalations.values()], default=None)
+            moments = [m for m in (self._timers.earliest(), self._escalations.earliest())
+                       if m is not None]
+            due = min(moments, default=None)
             metrics.timers(len(self._timers) + len(self._escalations), due)
-            return due
+        return due
 
     def fire_due(self) -> int:
         """Raise every timer and escalation due by now; returns how many aggregates moved."""
         now = self.clock()
         moved = 0
         with self._lock:
-            watches = [i for i, (at, key) in self._timers.items()
-                       if at <= now and self.owns(key)]
-            escalations = [i for i, at in self._escalations.items() if at <= now]
+            watches = [i for i, key in self._timers.due(now) if self.owns(key)]
+            escalations = [i for i, _ in self._escalations.due(now)]
         for ident in watches:
             moved += self._retrying(functools.partial(self._fire_watch, ident, now))
         for ident in escalations:
@@ -248,15 +288,15 @@ class Supervision(Application[UUID]):
         upcoming = watch.next_timer()
         with self._lock:
             if upcoming is None:
-                self._timers.pop(ident, None)
+                self._timers.discard(ident)
             else:
-                self._timers[ident] = (upcoming, watch.key)
+                self._timers.set(ident, upcoming, watch.key)
         return 1
 
     def _escalate(self, ident: UUID) -> int:
         alert: Alert = self.repository.get(ident)
         with self._lock:
-            self._escalations.pop(ident, None)
+            self._escalations.discard(ident)
         if alert.status != "noticed" or alert.notice_due_at is None:
             return 0
         alert.escalate(at=alert.notice_due_at)
@@ -267,13 +307,9 @@ class Supervision(Application[UUID]):
         """Follow this store's log from where we were: the next timer of every watch and
         the deadline of every open supervision notice."""
         with self._lock:
-            while True:
-                page = self.recorder.select_notifications(self._seen + 1, 500)
-                for notification in page:
-                    self._index(notification)
-                    self._seen = notification.id
-                if len(page) < 500:
-                    return
+            for notification in storage.read_log(self, self._seen):
+                self._index(notification)
+                self._seen = notification.id
 
     def _index(self, notification: Notification) -> None:
         topic = notification.topic
@@ -282,9 +318,9 @@ class Supervision(Application[UUID]):
             event: Any = self.mapper.to_domain_event(notification)
             upcoming = [t.at for t in timers_in(event).values()]
             if upcoming:
-                self._timers[ident] = (min(upcoming), event.key)
+                self._timers.set(ident, min(upcoming), event.key)
             else:
-                self._timers.pop(ident, None)
+                self._timers.discard(ident)
         elif ":CalendarYear." in topic:
             event = self.mapper.to_domain_event(notification)
             self.calendar = self.calendar.with_year(YearRules.from_dict(event.rules))
@@ -293,10 +329,10 @@ class Supervision(Application[UUID]):
             self.directory = Directory.from_document(event.document)
         elif topic.endswith(("Alert.NoticeIssued", "Alert.NoticeRescheduled")):
             event = self.mapper.to_domain_event(notification)
-            self._escalations[ident] = parse_time(event.due_at)
+            self._escalations.set(ident, parse_time(event.due_at))
         elif topic.endswith(("Alert.Resolved", "Alert.Cleared", "Alert.Escalated",
                              "Alert.Voided")):
-            self._escalations.pop(ident, None)
+            self._escalations.discard(ident)
 
     # -- the bureau's actions ----------------------------------------------------
 

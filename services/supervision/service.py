@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from services.common.auth import Keyring
 from services.common.messages import partition_key_of_watch
+from services.common.runner import consume_once
 from services.common.settings import Settings
 from services.common.sources import LOG_TOPIC, KafkaSource, LogSource, Source
 from services.common.workers import Worker
@@ -30,19 +31,21 @@ class SupervisionService:
     settings: Settings
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def step(self) -> int:
-        """One round: judge what arrived, then raise whatever came due. Returns the
+    def step(self, wait: float | None = None) -> int:
+        """One round: judge what arrives within ``wait`` seconds (default: until the next
+        timer is due, at most ``poll_seconds``), then raise whatever came due. Returns the
         number of events judged."""
-        due = self.app.next_due()
-        wait = self.settings.poll_seconds
-        if due is not None:
-            wait = min(wait, max(0.0, (due - self.app.clock()).total_seconds()))
-        batch = self.source.poll(self.settings.batch_size, wait)
-        if batch:
-            self.app.handle(batch)
-            self.source.commit(batch)
+        if wait is None:
+            wait = self.settings.poll_seconds
+            due = self.app.next_due()
+            until = (due - self.app.clock()).total_seconds() if due is not None else wait
+            # A timer still due after the last round fired is another instance's (or its
+            # firing failed): waiting the whole poll instead of none keeps this from spinning.
+            if until > 0:
+                wait = min(wait, until)
+        judged = consume_once([self.source], self.app.handle, self.settings.batch_size, wait)
         self.app.fire_due()
-        return len(batch)
+        return judged
 
     def start(self) -> threading.Thread:
         return Worker("supervision", self._round, self.stop, self.settings.poll_seconds).start()
@@ -67,6 +70,7 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
         source = KafkaSource(settings.kafka_bootstrap, [settings.hall_topic],
                              f"{settings.consumer_group}-{CONSUMER}", positions=app.next_position,
                              instance_id=settings.instance_id)
+        app.contiguous = True  # Kafka offsets: a batch must start where tracking stands
     app.owns = lambda watch_key: source.owns(partition_key_of_watch(watch_key))
     return SupervisionService(app, source, api.router(app, Keyring(settings.key_specs)),
                               settings)

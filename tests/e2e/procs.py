@@ -106,6 +106,13 @@ def wait_for(check, timeout: float = 60, what: str = "condition") -> Any:
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def dump_views(chdb_dir: Path) -> dict[str, Any]:
     """The views' rows, read by a separate process (one process per chDB directory)."""
     out = subprocess.run([sys.executable, "-m", "tests.e2e.dump_views", str(chdb_dir)],
@@ -113,4 +120,4 @@ def dump_views(chdb_dir: Path) -> dict[str, Any]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
-__all__ = ["Service", "call", "dump_views", "free_port", "post_event", "wait_for"]
+__all__ = ["Service", "call", "cpu_seconds", "dump_views", "free_port", "post_event", "wait_for"]

@@ -172,7 +172,7 @@ def test_a_directory_relayed_through_kafka_reaches_supervision_on_postgresql(
 
     from services.common.directories import record
     from services.common.messages import Message
-    from services.intake.relay import Relay, producer
+    from services.common.relay import Relay, producer
     from services.intake.service import build as build_intake
     from services.supervision.app import Supervision, load_rules
 

@@ -10,7 +10,7 @@ import pytest
 
 from hallwatch.alert import Alert
 from hallwatch.watch import Watch
-from services.intake.relay import Relay, producer
+from services.common.relay import Relay, producer
 from services.intake.service import build as build_intake
 from services.supervision.service import SupervisionService
 from services.supervision.service import build as build_supervision

@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from services.common.clickhouse import connect
+from services.common.relay import Relay, producer
 from services.common.sources import KafkaSource, LogSource
-from services.intake.relay import Relay, producer
 from services.intake.service import build
 from services.projections.views import Views
 from tests.builders import accepted, completed

@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaConsumer
 from prometheus_client import REGISTRY
 
-from services.intake.relay import Relay, producer
+from services.common.relay import Relay, producer
 from services.intake.service import build
 from tests.builders import accepted, completed, event
 

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 
 from hallwatch.watch import Watch
 from services.common.messages import Message, to_cloudevent
-from services.intake.relay import Relay, producer
+from services.common.relay import Relay, producer
 from services.intake.service import build as build_intake
 from services.supervision.service import build as build_supervision
 from tests.builders import accepted, completed, event
@@ -294,8 +294,10 @@ def test_two_instances_in_one_group_share_the_work_and_raise_each_alert_once(
         first.step()
         second.step()
         judged = sum(first.app.next_position(topic, p) or 0 for p in range(3))
-        if judged == len(cases) and first.source.consumer.assignment() \
-                and second.source.consumer.assignment():
+        mine, theirs = first.source.consumer.assignment(), second.source.consumer.assignment()
+        # Both hold partitions and none twice: the rebalance has settled on both sides.
+        if judged == len(cases) and mine and theirs and not mine & theirs \
+                and len(mine | theirs) == 3:
             break
     assert judged == len(cases)
     first.app.refresh_index()

@@ -346,7 +346,7 @@ class NoChdb(importlib.abc.MetaPathFinder):
         if name == "chdb" or name.startswith("chdb."):
             raise ImportError("No module named 'chdb'", name="chdb")
 sys.meta_path.insert(0, NoChdb())
-import services.cli, services.intake.service, services.intake.relay
+import services.cli, services.intake.service, services.common.relay
 import services.projections.service, services.supervision.service
 assert "chdb" not in sys.modules
 from services.common.clickhouse import connect

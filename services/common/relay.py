@@ -15,6 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from kafka import KafkaProducer
 
+from services.common import storage
 from services.common.codecs import Json, Text
 from services.common.messages import (
     alert_headers,
@@ -55,8 +56,11 @@ class Relay:
         self.name = name
         self.headers = headers
         recorder = store.recorder
-        self.tracking: TrackingRecorder = (recorder if isinstance(recorder, TrackingRecorder)
-                                           else store.factory.tracking_recorder())
+        if isinstance(recorder, TrackingRecorder):
+            self.tracking: TrackingRecorder = recorder
+        else:
+            with storage.schema_lock(store.env):  # creates the tracking table
+                self.tracking = store.factory.tracking_recorder()
 
     @classmethod
     def for_alerts(cls, supervision: Application[Any], kafka: KafkaProducer, topic: str
@@ -71,7 +75,7 @@ class Relay:
         position = self.position()
         # Before publishing, so a relay failing to reach Kafka still shows its lag growing.
         relay_lag(self.name, self.store.recorder.max_notification_id(), position)
-        notifications = self.store.recorder.select_notifications(position + 1, limit)
+        notifications = list(storage.read_log(self.store, position, limit, page=limit))
         if not notifications:
             return 0
         pending = []
