@@ -47,10 +47,13 @@ from hallwatch import lifecycle
 from hallwatch.calendar import WorkCalendar, local_date
 from hallwatch.case import NAMESPACE
 from hallwatch.catalogue import parse_time
+from hallwatch.directory import Directory
 from hallwatch.published import DEADLINE_RECOMPUTED, HallMessage
 from hallwatch.rules import CLEARS_WHEN_CLOSED, RuleSet
 from hallwatch.summary import CaseSummary
 
+AFTER_HOURS = "service.after_hours"
+AFTER_HOURS_ACTS = ("case.accepted", "case.tolerance_accepted", "case.completed")
 DEADLINE_RULES = ("deadline.warning", "deadline.overdue", "immediate.not_same_day")
 YELLOW_RULE = "deadline.warning"
 RED_RULES = ("deadline.overdue", "immediate.not_same_day")
@@ -361,16 +364,18 @@ class Watch(Aggregate):
 
     # -- commands ----------------------------------------------------------------
 
-    def observe(self, message: HallMessage, rules: RuleSet, calendar: WorkCalendar
-                ) -> Judgement:
+    def observe(self, message: HallMessage, rules: RuleSet, calendar: WorkCalendar,
+                directory: Directory | None = None) -> Judgement:
         """Judge one published event. An event at or before the last store position this
-        watch judged is a redelivery (e.g. a relay that resent after a crash): skipped."""
+        watch judged is a redelivery (e.g. a relay that resent after a crash): skipped.
+        ``directory``: the bureau's current directory; without one, the rules that need
+        it do not judge."""
         last = self.state.last_position
         if message.position and message.position <= last:
             return Judgement()
         judging = _Judging(self.key, self.state)
         judging.expire(message.time)  # clocks that ran out before this fact happened
-        _judge_message(judging, message, rules, calendar)
+        _judge_message(judging, message, rules, calendar, directory)
         judging.expire(message.time)  # a clock the fact itself set in the past (a late report)
         judging.update(last_position=max(message.position, last))
         self._record(judging, message.id)
@@ -419,6 +424,15 @@ def timers_in(recorded: Any) -> Mapping[str, Timer]:
     return {}
 
 
+def watch_keys(message: HallMessage) -> list[str]:
+    """The watches that judge a message: its own, and for an after-hours service record
+    the watch of every case it names (measures art. 17(5))."""
+    keys = [message.watch_key]
+    if message.type == AFTER_HOURS:
+        keys += [f"case/{case_no}" for case_no in message.data.get("case_numbers") or ()]
+    return keys
+
+
 # -- judging one message: who it concerns, then one check per subject -----------------
 
 @dataclass(frozen=True)
@@ -428,6 +442,7 @@ class _Fact:
     message: HallMessage
     rules: RuleSet
     calendar: WorkCalendar
+    directory: Directory | None = None
 
     @property
     def moment(self) -> datetime:
@@ -567,16 +582,87 @@ RECORD_CHECKS: dict[str, Check] = {**CASE_CHECKS, **POST_CHECKS, **COMPLAINT_CHE
 
 
 def _judge_message(j: _Judging, message: HallMessage, rules: RuleSet,
-                   calendar: WorkCalendar) -> None:
-    f = _Fact(message, rules, calendar)
+                   calendar: WorkCalendar, directory: Directory | None) -> None:
+    f = _Fact(message, rules, calendar, directory)
+    if message.type == AFTER_HOURS and j.key.startswith("case/"):
+        _check_after_hours_record(j, f)  # a record naming this case: nothing else here
+        return
     _note_context(j, f)
     _check_report_delay(j, f)
     check = RECORD_CHECKS.get(message.type)
     if check is not None:
         check(j, f)
+    if directory is not None:  # without a directory, its rules do not judge
+        for directory_check in DIRECTORY_CHECKS.get(message.type, ()):
+            directory_check(j, f, directory)
     if message.case is not None:
         for clock in CASE_CLOCKS:
             clock(j, f, message.case)
+
+
+# -- checks against the bureau's directory (measures art. 14, 17(3), 17(6), 17(8)) ------
+
+DirectoryCheck = Callable[[_Judging, _Fact, Directory], None]
+
+
+def _matter_code(f: _Fact) -> str | None:
+    case = f.message.case
+    return (case.matter_code if case else None) or f.data.get("matter_code")
+
+
+def _check_matter_catalogued(j: _Judging, f: _Fact, directory: Directory) -> None:
+    code = _matter_code(f)
+    if directory.matter(code) is None:
+        j.finding("matter.not_in_catalogue", f.moment, [f.message.id],
+                  f"matter {code} ({f.data.get('matter_name', '')}) is not in directory "
+                  f"{directory.version}", f.message.id)
+
+
+def _check_promise(j: _Judging, f: _Fact, directory: Directory) -> None:
+    matter = directory.matter(_matter_code(f))
+    promised = f.data.get("promised_days")
+    if matter is None or f.data.get("kind") != "promised" or not isinstance(promised, int):
+        return
+    if promised > matter.promised_days:
+        j.finding("promise.longer_than_published", f.moment, [f.message.id],
+                  f"promised {promised} working days, published {matter.promised_days}",
+                  f.message.id)
+
+
+def _check_tolerance_listed(j: _Judging, f: _Fact, directory: Directory) -> None:
+    matter = directory.matter(_matter_code(f))
+    if matter is not None and not matter.tolerance_allowed:
+        j.finding("tolerance.not_on_list", f.moment, [f.message.id],
+                  f"matter {matter.code} is not on the tolerance-acceptance list",
+                  f.message.id)
+
+
+def _check_notice_materials(j: _Judging, f: _Fact, directory: Directory) -> None:
+    matter = directory.matter(_matter_code(f))
+    if matter is None:
+        return
+    extra = sorted(set(f.data.get("missing_materials", [])) - matter.materials)
+    if extra:
+        j.finding("notice.outside_published_list", f.moment, [f.message.id],
+                  "not on the published material list: " + "、".join(extra), f.message.id)
+
+
+def _check_substitute(j: _Judging, f: _Fact, directory: Directory) -> None:
+    substitute = f.data.get("substitute_staff_id")
+    window = directory.window(f.data.get("window_id"))
+    if substitute and window is not None and substitute != window.b_post:
+        j.finding("post.substitute_not_b", f.moment, [f.message.id],
+                  f"window {window.id}: substitute {substitute}, B post {window.b_post}",
+                  f.message.id)
+
+
+_OPENING = (_check_matter_catalogued, _check_promise)
+DIRECTORY_CHECKS: dict[str, tuple[DirectoryCheck, ...]] = {
+    "case.accepted": _OPENING,
+    "case.tolerance_accepted": (*_OPENING, _check_tolerance_listed),
+    "case.notice_issued": (_check_notice_materials,),
+    "post.absence_noticed": (_check_substitute,),
+}
 
 
 # -- the case's clocks: each one a small check over the summary after the fact --------
@@ -662,5 +748,36 @@ def _decision(j: _Judging, f: _Fact, case: CaseSummary) -> None:
                clear_why=f"the case was {case.status}")
 
 
+def _after_hours_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
+    """An acceptance or completion out of office hours is covered by an after-hours
+    service record naming the case (measures art. 17(5)) within the reporting delay."""
+    if f.directory is None or f.message.type not in AFTER_HOURS_ACTS \
+            or case.office_hours != "out":
+        return  # judged only with the bureau's reference data loaded (docs/rules.md)
+    if "after_hours.unrecorded" in j.state.timers:
+        return  # the record that covers the earlier act is still awaited
+    j.set_timer("after_hours.unrecorded", f.moment + timedelta(hours=f.rules.report_late_hours),
+                f.moment, f.message.id, f"{f.message.type} at {f.moment.isoformat()}")
+
+
+def _check_after_hours_record(j: _Judging, f: _Fact) -> None:
+    j.stop("after_hours.unrecorded", f.moment, f.timely,
+           "an after-hours service record covered it")
+
+
+def _delivery_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
+    """A completed case's decision is delivered within the statutory period (行政许可法
+    art. 44, working days by its art. 82)."""
+    if f.directory is None:
+        return  # judged only with the bureau's reference data loaded (docs/rules.md)
+    if case.status == lifecycle.COMPLETED and f.message.type == "case.completed":
+        at, basis = f.working_days_after(f.rules.delivery_working_days)
+        j.set_timer("decision.not_delivered", at, f.moment, f.message.id,
+                    f"limit {f.rules.delivery_working_days} working days", basis)
+    elif case.status != lifecycle.COMPLETED:
+        j.stop("decision.not_delivered", f.moment, f.timely, "the decision was delivered")
+
+
 CASE_CLOCKS: tuple[CaseClock, ...] = (_deadline_clock, _supplement_clock, _procedure_clock,
-                                      _rating_clock, _decision)
+                                      _rating_clock, _decision, _delivery_clock,
+                                      _after_hours_clock)

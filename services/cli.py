@@ -41,6 +41,7 @@ READS = {
     "projections": ("data_dir", "clickhouse", "clock", *KAFKA, "hall_topic", "alerts_topic",
                     "keys", "time_floor"),
     "calendar load": (*STORE, "summer_start", "winter_start"),
+    "directory load": STORE,
 }
 
 
@@ -108,6 +109,24 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> None:
     from services.intake.audit import verify_command
 
     sys.exit(verify_command(settings, args.case))
+
+
+def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> None:
+    from hallwatch.errors import InvalidEvent
+    from services.common.directories import record
+    from services.intake import directory
+
+    try:
+        document = directory.check(json.loads(Path(args.file).read_text()))
+    except (OSError, ValueError) as error:
+        sys.exit(f"hallwatch directory load: {args.file}: {error}")
+    except InvalidEvent as error:
+        sys.exit(f"hallwatch directory load: {args.file}: {error.field}: {error}")
+    store = system.hall_store(settings)
+    try:
+        print(f"loaded directory {record(store, document, 'cli', store.clock())}")
+    finally:
+        store.close()
 
 
 def cmd_keygen(settings: Settings | None, args: argparse.Namespace) -> None:
@@ -220,6 +239,17 @@ def parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help=text, description=text)
     verify.add_argument("--case", help="one case number (default: the whole log)")
     verify.set_defaults(func=cmd_verify)
+
+
+    text = "the bureau's directory (halls, A/B posts, matter catalogue)"
+    directory = sub.add_parser("directory", help=text, description=text).add_subparsers(
+        dest="action", required=True)
+    text = "load a directory version (schemas/directory.schema.json)"
+    load = directory.add_parser("load", help=text, description=text,
+                                formatter_class=formatter,
+                                epilog=settings_help(READS["directory load"]))
+    load.add_argument("file", help="the directory as a JSON file")
+    load.set_defaults(func=cmd_directory_load)
     from services.projections.bulletin_cli import add_parser as add_bulletin
     from services.simulator.command import add_subcommand
 

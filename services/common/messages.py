@@ -19,6 +19,7 @@ from eventsourcing.persistence import Notification
 from hallwatch.alert import Alert
 from hallwatch.case import Case
 from hallwatch.catalogue import TYPE_PREFIX, masked, short_type, stream_key
+from hallwatch.directory import DirectoryVersions, masked_document
 from hallwatch.hall import CalendarYear, HallStream
 from hallwatch.published import HallMessage, hall_of_source
 
@@ -29,6 +30,8 @@ _ALERT_TOPIC = f"{Alert.__module__}:{Alert.__qualname__}."
 _YEAR_LOADED = (CalendarYear.Loaded, CalendarYear.Reloaded)  # type: ignore[attr-defined]
 ALERT_TYPE_PREFIX = "cn.gov.hallwatch.alert."
 STRUCTURED = b"application/cloudevents+json; charset=UTF-8"
+_DIRECTORY_LOADED = (DirectoryVersions.Loaded,  # type: ignore[attr-defined]
+                     DirectoryVersions.Reloaded)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,15 @@ def _hall_cloudevent(app: Application[Any], notification: Notification
             "subject": f"calendar-{event.rules['year']}",
             "time": event.loaded_at,
             "data": {**event.rules, "version": event.calendar_version},
+            **extensions,
+        }
+    if isinstance(event, _DIRECTORY_LOADED):  # staff names masked, like applicants'
+        return {
+            "specversion": "1.0",
+            "id": f"directory-{event.originator_version}",
+            "source": "/hallwatch", "type": TYPE_PREFIX + "directory.loaded",
+            "subject": "directory", "time": event.loaded_at,
+            "data": {**masked_document(event.document), "version": event.directory_version},
             **extensions,
         }
     if isinstance(event, _RECOMPUTED):

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from services.common.auth import Keyring
 from services.common.clickhouse import connect
 from services.common.settings import Settings
-from services.intake import api, audit, public
+from services.intake import api, audit, directory, public
 from services.intake.heads import HeadPublisher, ensure_topic
 from services.intake.store import HallStore
 
@@ -54,4 +54,5 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None) -> In
     # the verifier compares the heads published there when it has one.
     routes.include_router(audit.router(store, keys, lambda: intake.clickhouse))
     routes.include_router(public.router(store, keys))
+    routes.include_router(directory.router(store, keys, store.clock))
     return intake

@@ -111,7 +111,7 @@ SELECT {{keys}},
                               AND status != 'void')) AS bad_reviews_rectified_on_time
 FROM {DATABASE}.events FINAL WHERE {_in('time')} GROUP BY {{group}}"""
 
-FINDING_RULES = sorted(rule for rule, (severity, _) in RULES.items() if severity == FINDING)
+FINDING_RULES = sorted(rule.id for rule in RULES.values() if rule.severity == FINDING)
 RED_RULES = "('deadline.overdue', 'immediate.not_same_day')"
 HISTORY = "JSONExtractArrayRaw(a.body, 'history')"
 

@@ -32,11 +32,12 @@ from hallwatch import stored
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
 from hallwatch.calendar import WorkCalendar, YearRules
 from hallwatch.catalogue import parse_time
+from hallwatch.directory import DIRECTORY_LOADED, Directory
 from hallwatch.errors import NotFound
 from hallwatch.published import YEAR_LOADED, HallMessage
 from hallwatch.rules import RuleSet, severity
-from hallwatch.watch import Judgement, Watch, timers_in
-from services.common import calendars, metrics, storage
+from hallwatch.watch import Judgement, Watch, timers_in, watch_keys
+from services.common import calendars, directories, metrics, storage
 from services.common.messages import Message
 from services.common.metrics import ALERTS
 from services.common.settings import Settings
@@ -97,6 +98,7 @@ class Supervision(EventSourcedProjection[UUID]):
         # Years the bureau loaded come from this store's log (refresh_index), whichever
         # instance recorded them.
         self.calendar = WorkCalendar()
+        self.directory: Directory | None = None  # the current one, also from the log
         # The index is read by the judging loop and refreshed by the bureau's actions too.
         self._lock = threading.RLock()
         self._seen = 0
@@ -167,13 +169,19 @@ class Supervision(EventSourcedProjection[UUID]):
         watches: dict[UUID, Watch] = {}
         alerts: dict[UUID, Alert] = {}
         years: list[Any] = []
-        known = storage.existing(self, (Watch.create_id(m.hall.watch_key) for m in fresh))
+        known = storage.existing(self, (Watch.create_id(key) for m in fresh
+                                        for key in watch_keys(m.hall)))
         for message in fresh:
             if message.hall.type == YEAR_LOADED:
                 years.append(self._year_loaded(message.hall, watches, alerts))
                 continue
-            watch = self._watch(message.hall.watch_key, watches, known)
-            self._apply(watch.observe(message.hall, self.rules, self.calendar), watch, alerts)
+            if message.hall.type == DIRECTORY_LOADED:
+                years.append(self._directory_loaded(message.hall))
+                continue
+            for key in watch_keys(message.hall):
+                watch = self._watch(key, watches, known)
+                self._apply(watch.observe(message.hall, self.rules, self.calendar,
+                                          self.directory), watch, alerts)
         processing_event.collect_events(*years, *watches.values(), *alerts.values())
 
     def _year_loaded(self, message: HallMessage, watches: dict[UUID, Watch],
@@ -197,6 +205,13 @@ class Supervision(EventSourcedProjection[UUID]):
                 alerts[ident] = alert
         return year
 
+    def _directory_loaded(self, message: HallMessage) -> Any:
+        """A directory version arrived (staff names masked): judge by it from now on."""
+        document = dict(message.data)
+        self.directory = Directory.from_document(document)
+        return directories.pending(self, document, str(document["version"]), "bureau",
+                                   message.time)
+
     def _watch(self, key: str, cache: dict[UUID, Watch], known: set[UUID]) -> Watch:
         ident = Watch.create_id(key)
         if ident not in cache:
@@ -212,9 +227,12 @@ class Supervision(EventSourcedProjection[UUID]):
             ident = alert_id(finding.alert_key)
             if ident in alerts or ident in raised:
                 continue  # that rule, at that moment, was raised already
+            context = watch.state.context.as_dict()
+            if self.directory is not None:  # which directory the judgement used
+                context["directory_version"] = self.directory.version
             alerts[ident] = Alert(
                 key=finding.alert_key, rule=finding.rule, severity=severity(finding.rule),
-                watch=watch.key, context=watch.state.context.as_dict(),
+                watch=watch.key, context=context,
                 raised_at=finding.raised_at,
                 evidence=finding.evidence, detail=finding.detail,
                 rules_version=self.rules.version)
@@ -306,6 +324,9 @@ class Supervision(EventSourcedProjection[UUID]):
         elif ":CalendarYear." in topic:
             event = self.mapper.to_domain_event(notification)
             self.calendar = self.calendar.with_year(YearRules.from_dict(event.rules))
+        elif ":DirectoryVersions." in topic:
+            event = self.mapper.to_domain_event(notification)
+            self.directory = Directory.from_document(event.document)
         elif topic.endswith(("Alert.NoticeIssued", "Alert.NoticeRescheduled")):
             event = self.mapper.to_domain_event(notification)
             self._escalations.set(ident, parse_time(event.due_at))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 from hallwatch.calendar import WorkCalendar, YearRules
 from hallwatch.case import Case
 from hallwatch.catalogue import Fact
+from hallwatch.directory import Directory
 from hallwatch.office_hours import Seasons
 from hallwatch.published import HallMessage
 from hallwatch.rules import RULES, RuleSet
-from hallwatch.watch import Clear, Finding, Watch
+from hallwatch.watch import Clear, Finding, Watch, watch_keys
 from tests.builders import accepted, completed, event
 
 CAL = WorkCalendar()
@@ -28,6 +30,7 @@ class Hall:
         self.findings: list[Finding] = []
         self.cleared: list[Clear] = []
         self.position = 0
+        self.directory: Directory | None = None  # the bureau's, once loaded
 
     def send(self, envelope: dict, recorded: str | None = None) -> HallMessage:
         fact = Fact.from_envelope(envelope, None)
@@ -46,8 +49,9 @@ class Hall:
         return message
 
     def deliver(self, message: HallMessage) -> None:
-        """Hand a published event to its watch (again, for a redelivery)."""
-        self._judge(message.watch_key, lambda w: w.observe(message, RULESET, CAL))
+        """Hand a published event to its watches (again, for a redelivery)."""
+        for key in watch_keys(message):
+            self._judge(key, lambda w: w.observe(message, RULESET, CAL, self.directory))
 
     def recompute(self, case_no: str, calendar: WorkCalendar, version: str, at: str) -> None:
         case = self.cases[case_no]
@@ -594,3 +598,146 @@ def test_procedure_overlong__stands_when_the_procedure_ends_after_its_moment():
     (overlong,) = hall.raised("procedure.overlong")
     hall.send(event("case.resumed", "C1", "2026-12-16T09:00:00+08:00"))
     assert overlong.alert_key not in settled(hall)
+
+
+# -- rules that judge against the bureau's directory (docs/directory.md) ------------------
+
+SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "directory" / "sample-city.v1.json"
+TRANSFER = "01008002002204000801"  # 转移登记: promised 5 days, on the tolerance list
+MORTGAGE = "01008003002204000801"  # 抵押权首次登记: promised 3 days, not on it
+
+
+def sample_hall() -> Hall:
+    hall = Hall()
+    hall.directory = Directory.from_document(json.loads(SAMPLE.read_text()))
+    return hall
+
+
+def realestate(case: str, time: str, code: str, type_: str = "case.accepted",
+               **data: object) -> dict:
+    return event(type_, case, time, {**accepted(case)["data"], "matter_code": code,
+                                     "window_id": "BDC-W01", "staff_id": "S0011", **data},
+                 hall="realestate")
+
+
+def test_matter_not_in_catalogue__an_acceptance_of_an_unpublished_matter():
+    hall = sample_hall()
+    hall.send(realestate("C1", "2026-11-02T09:00:00+08:00", TRANSFER))
+    assert hall.raised("matter.not_in_catalogue") == []
+    hall.send(realestate("C2", "2026-11-02T09:10:00+08:00", "01008999002204000801"))
+    (finding,) = hall.raised("matter.not_in_catalogue")
+    assert finding.raised_at == "2026-11-02T09:10:00+08:00"
+    assert "01008999002204000801" in finding.detail and "2026.1" in finding.detail
+
+
+def test_matter_not_in_catalogue__no_directory_no_finding():
+    hall = Hall()  # nothing loaded: directory rules do not judge
+    hall.send(realestate("C2", "2026-11-02T09:10:00+08:00", "01008999002204000801"))
+    assert hall.rules_raised() == set()
+
+
+def test_promise_longer_than_published__seven_days_promised_for_a_five_day_matter():
+    hall = sample_hall()
+    hall.send(realestate("C1", "2026-11-02T09:00:00+08:00", TRANSFER, promised_days=5))
+    assert hall.rules_raised() == set()
+    hall.send(realestate("C2", "2026-11-02T09:30:00+08:00", TRANSFER, promised_days=7))
+    (finding,) = hall.raised("promise.longer_than_published")
+    assert finding.detail == "promised 7 working days, published 5"
+    assert finding.raised_at == "2026-11-02T09:30:00+08:00"
+
+
+def tolerance(case: str, time: str, code: str, missing: str) -> dict:
+    return realestate(case, time, code, "case.tolerance_accepted", promised_days=3,
+                      missing_materials=[missing], commitment_no="K1", supplement_days=3)
+
+
+def test_tolerance_not_on_list__tolerance_acceptance_of_a_matter_not_on_the_list():
+    hall = sample_hall()
+    hall.send(tolerance("C1", "2026-11-02T09:00:00+08:00", TRANSFER, "不动产权属证书"))
+    assert hall.raised("tolerance.not_on_list") == []
+    hall.send(tolerance("C2", "2026-11-02T10:00:00+08:00", MORTGAGE, "不动产权属证书"))
+    (finding,) = hall.raised("tolerance.not_on_list")
+    assert finding.detail == f"matter {MORTGAGE} is not on the tolerance-acceptance list"
+
+
+def test_notice_outside_published_list__a_notice_asking_for_an_unpublished_material():
+    hall = sample_hall()
+    notice = {"notice_no": "N1", "missing_materials": ["申请人身份证明"], "staff_id": "S0011",
+              "matter_code": MORTGAGE}
+    hall.send(event("case.notice_issued", "C1", "2026-11-02T09:00:00+08:00", notice,
+                    hall="realestate"))
+    assert hall.rules_raised() == set()
+    hall.send(event("case.notice_issued", "C2", "2026-11-02T09:20:00+08:00",
+                    {**notice, "notice_no": "N2",
+                     "missing_materials": ["申请人身份证明", "单位介绍信"]}, hall="realestate"))
+    (finding,) = hall.raised("notice.outside_published_list")
+    assert finding.detail == "not on the published material list: 单位介绍信"
+
+
+def absence(window: str, substitute: str) -> dict:
+    return event("post.absence_noticed", window, "2026-11-02T10:00:00+08:00",
+                 {"window_id": window, "staff_id": "S0011", "reason": "取件",
+                  "expected_return": "2026-11-02T10:30:00+08:00",
+                  "substitute_staff_id": substitute}, hall="realestate")
+
+
+def test_post_substitute_not_b__an_absence_covered_by_someone_not_on_the_b_post():
+    hall = sample_hall()
+    hall.send(absence("BDC-W01", "S0017"))  # the window's B post
+    assert hall.rules_raised() == set()
+    hall.send(absence("BDC-W01", "S0012"))
+    (finding,) = hall.raised("post.substitute_not_b")
+    assert finding.detail == "window BDC-W01: substitute S0012, B post S0017"
+
+
+def test_decision_not_delivered__ten_working_days_after_completion_across_national_day():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-09-24T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-09-28T15:00:00+08:00"))
+    # 10 working days from Mon 28 Sep, with the 1–7 Oct holiday and the Sat 10 Oct
+    # make-up day: 29, 30 Sep, 8, 9, 10, 12, 13, 14, 15, 16 Oct.
+    hall.tick("2026-10-16T23:00:00+08:00")
+    assert hall.raised("decision.not_delivered") == []
+    hall.tick("2026-10-17T08:00:00+08:00")
+    (finding,) = hall.raised("decision.not_delivered")
+    assert finding.raised_at == "2026-10-16T23:59:59+08:00"
+
+
+def test_decision_not_delivered__not_raised_once_delivered_in_time():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-11-03T15:00:00+08:00"))
+    hall.send(event("case.delivered", "C1", "2026-11-06T10:00:00+08:00", {"method": "window"}))
+    hall.tick("2026-12-01T00:00:00+08:00")
+    assert hall.raised("decision.not_delivered") == []
+
+
+def test_after_hours_unrecorded__a_completion_at_night_with_no_service_record():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))  # after the 17:00 close
+    hall.tick("2026-11-04T19:29:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
+    hall.tick("2026-11-04T19:30:00+08:00")
+    (finding,) = hall.raised("after_hours.unrecorded")
+    assert finding.raised_at == "2026-11-04T19:30:00+08:00"
+
+
+def test_after_hours_unrecorded__no_directory_no_finding():
+    hall = Hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.findings == []
+
+
+def test_after_hours_unrecorded__not_raised_when_a_record_names_the_case():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    hall.send(event("service.after_hours", "W01", "2026-11-03T20:00:00+08:00",
+                    {"staff_id": "S01", "window_id": "W01",
+                     "start": "2026-11-03T17:00:00+08:00", "end": "2026-11-03T20:00:00+08:00",
+                     "by_appointment": False, "case_numbers": ["C1"]}))
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
