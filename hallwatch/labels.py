@@ -23,6 +23,13 @@ RULES: dict[str, str] = {
     "post.absence_overrun": "离岗超过预计返岗时间",
     "rating.rectification_overdue": "差评未在时限内整改",
     "complaint.overdue": "投诉未在时限内办结",
+    "decision.not_delivered": "办结后未在法定期限内送达",
+    "after_hours.unrecorded": "非工作时间办件无延时服务记录",
+    "matter.not_in_catalogue": "目录之外事项（目录之外无审批）",
+    "promise.longer_than_published": "承诺时限长于公开承诺",
+    "tolerance.not_on_list": "容缺受理事项不在容缺受理清单",
+    "notice.outside_published_list": "告知补正材料超出公开材料清单",
+    "post.substitute_not_b": "顶岗人员非该窗口B角",
     "report.late": "事后补录（疑似体外循环）",
 }
 

@@ -11,7 +11,7 @@ def test_every_rule_has_a_chinese_name():
 
 
 def test_every_severity_and_alert_status_has_a_chinese_name():
-    assert {severity for severity, _ in RULES.values()} == set(labels.SEVERITIES)
+    assert {rule.severity for rule in RULES.values()} == set(labels.SEVERITIES)
     statuses = {RAISED, ESCALATED, "resolved", "cleared", "void", "acknowledged", "noticed"}
     assert statuses <= set(labels.ALERT_STATUSES)
     assert set(ALERT_TRANSITIONS) - {"clear", "void", "escalate"} == set(labels.ACTIONS)
