@@ -44,7 +44,7 @@ async function api(path, options = {}) {
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = null; }
   if (response.status === 401 && !path.startsWith("/v1/session")) {
-    showSignIn("登录已过期或已失效，请重新登录。");
+    sessionLost();
     throw new ApiError(401, body);
   }
   if (!response.ok) throw new ApiError(response.status, body);
@@ -75,6 +75,12 @@ function showSignIn(message) {
   $("#who").hidden = true;
   $("#sign-in-page").hidden = false;
   $("#sign-in-error").textContent = message || "";
+}
+
+// A request or the feed found the session gone. Only say so while the console thinks it is
+// signed in: after the official signs out, late answers must not replace "signed out".
+function sessionLost() {
+  if (state.who) showSignIn("登录已过期或已失效，请重新登录。");
 }
 
 function setMode(mode) {
@@ -108,7 +114,10 @@ async function signIn(event) {
 }
 
 async function signOut() {
-  try { await api("/v1/session", { method: "DELETE" }); } finally { showSignIn("已退出登录。"); }
+  showSignIn("已退出登录。");  // first: closes the feed and marks the console signed out
+  try { await api("/v1/session", { method: "DELETE" }); } catch {
+    $("#sign-in-error").textContent = "未能通知服务器退出登录，请关闭浏览器以结束会话。";
+  }
 }
 
 // -- start ---------------------------------------------------------------------------
@@ -422,7 +431,7 @@ function connectStream() {
   stream.addEventListener("resync", () => loadAlerts().catch(() => {}));
   stream.onerror = () => {
     live.textContent = "连接中断，正在重连…";
-    api("/v1/session").then((who) => { if (!who.signed_in) showSignIn("登录已过期或已失效，请重新登录。"); }).catch(() => {});
+    api("/v1/session").then((who) => { if (!who.signed_in) sessionLost(); }).catch(() => {});
   };
 }
 
