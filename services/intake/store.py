@@ -16,7 +16,8 @@ from time import monotonic
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder
 
 from hallwatch import stored
@@ -103,8 +104,25 @@ class HallStore(Application[UUID]):
         super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """As the library saves; then wakes this process's followers of the log."""
-        recordings = super().save(*objs, **kwargs)
+        """As the library saves; then wakes this process's followers of the log.
+
+        Aggregates are saved without the library's first question of each object, asked
+        with typing's runtime-protocol ``isinstance`` (slow, on every save): "is it an
+        event or an aggregate?" — ours are aggregates. The rest is the library's own:
+        record, snapshot, notify."""
+        if not all(isinstance(obj, Aggregate) for obj in objs):
+            recordings = super().save(*objs, **kwargs)
+            self.written.notify()
+            return recordings
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, as it calls it
         self.written.notify()
         return recordings
 
@@ -174,12 +192,20 @@ class HallStore(Application[UUID]):
                         ) -> list[Recorded | Exception]:
         streams: dict[UUID, Case | HallStream] = {}
         receipts: dict[UUID, Receipt] = {}
-        # Per call, never on self: requests run concurrently on the web server's threads.
-        known = storage.existing(self, self._candidate_ids(items))
-        outcomes: list[Recorded | DomainError | tuple[Fact, Receipt, bool]] = []
+        parsed: list[Fact | DomainError] = []
         for envelope, caller_hall in items:
             try:
-                fact = Fact.from_envelope(envelope, caller_hall)
+                parsed.append(Fact.from_envelope(envelope, caller_hall))
+            except DomainError as refusal:
+                parsed.append(refusal)
+        # Per call, never on self: requests run concurrently on the web server's threads.
+        known = storage.existing(self, self._candidate_ids(parsed))
+        outcomes: list[Recorded | DomainError | tuple[Fact, Receipt, bool]] = []
+        for fact in parsed:
+            if isinstance(fact, DomainError):
+                outcomes.append(fact)
+                continue
+            try:
                 if fact.time > self.clock() + FUTURE_TOLERANCE:
                     raise InvalidEvent("the event claims to have happened in the future", "time")
                 receipt_id = Receipt.create_id(fact.hall_id, fact.id)
@@ -214,15 +240,12 @@ class HallStore(Application[UUID]):
             results.append(Recorded(created, fact.id, fact.subject, receipt.sequence, position))
         return results
 
-    def _candidate_ids(self, items: Sequence[tuple[dict[str, Any], str | None]]
-                       ) -> list[UUID]:
-        """The receipts and streams a chunk may touch (best effort: malformed envelopes
-        are refused later, one by one)."""
+    @staticmethod
+    def _candidate_ids(facts: Sequence[Fact | DomainError]) -> list[UUID]:
+        """The receipts and streams a chunk may touch (refused events touch none)."""
         ids = []
-        for envelope, _ in items:
-            try:
-                fact = Fact.from_envelope(envelope, None)
-            except DomainError:
+        for fact in facts:
+            if isinstance(fact, DomainError):
                 continue
             ids.append(Receipt.create_id(fact.hall_id, fact.id))
             ids.append(case_id(fact.subject) if fact.is_case_event
