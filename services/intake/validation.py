@@ -43,6 +43,7 @@ FORBIDDEN_CHARACTERS = re.compile(
     "\ud800-\udfff\ufffe\uffff]")
 
 
+@cache  # one per event type and version
 def data_schema_path(short: str, version: int = 1) -> Path:
     return SCHEMAS / "events" / short / f"v{version}.schema.json"
 
