@@ -28,12 +28,11 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from hallwatch.case import NAMESPACE
-from hallwatch.labels import label
+from hallwatch.labels import NOTIFY_OCCASIONS, label
 
 WEBHOOK, EMAIL = "webhook", "email"
 # What may be notified: a warning raised (by its severity), a notice issued, a red card.
-OCCASIONS: dict[str, str] = {"yellow": "黄色预警", "red": "红色预警", "notice": "督办",
-                             "red_card": "红牌（督办逾期）"}
+OCCASIONS = NOTIFY_OCCASIONS
 PENDING, SENDING, SENT, GIVEN_UP = "pending", "sending", "sent", "given_up"
 
 

@@ -9,8 +9,10 @@ import hmac
 import json
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from hallwatch.notify import Delivery
 from services.supervision.notifier import TOPICS
@@ -122,6 +124,33 @@ def test_the_notification_is_recorded_in_the_transaction_that_records_the_alert(
     assert {n.id for n in queued} <= set(range(raised[0].id - 5, raised[0].id + 6))
     deliveries = [app.repository.get(n.originator_id) for n in queued]
     assert all(isinstance(d, Delivery) and d.alert_id == alert_id for d in deliveries)
+    world.close()
+
+
+def test_an_alert_whose_notification_cannot_be_recorded_is_not_recorded_either(
+        notify_settings, tmp_path, clock, gateway):
+    """All or nothing: a delivery that cannot be stored (its id taken, here on purpose)
+    takes the alert down with it (the findings judged before, in their own transaction,
+    stand)."""
+    first, alert_id = warned(notify_settings, clock, gateway, email=False)
+    first.close()
+    clock.set("2026-10-12T10:00:00+08:00")
+    settings = notify_settings.model_copy(update={"data_dir": tmp_path / "other"})
+    world = World(settings, clock)
+    world.client.post("/v1/directory", json=directory(gateway, email=False),
+                      headers=bearer(BUREAU_KEY))
+    world.settle()
+    app = world.supervision.app
+    key = f"{alert_id}/yellow/sms"
+    app.save(Delivery(key=key, alert_id=alert_id, occasion="yellow", hall_id="main",
+                      channel=app.directory.channels["main"][0], subject="", text="",
+                      payload={}, queued_at=clock().isoformat()))
+    clock.set(YELLOW_AT)
+    world.send(accepted("C1", hall="main"))
+    with pytest.raises(IntegrityError):
+        world.settle()
+    rules = [app.mapper.to_domain_event(n).rule for n in world.stored_alerts()]
+    assert rules and "deadline.warning" not in rules
     world.close()
 
 
@@ -239,18 +268,42 @@ def test_a_red_warning_its_notice_and_its_red_card_are_each_notified_once_per_ch
     world.close()
 
 
-def test_the_worker_of_a_started_system_delivers_on_postgresql_without_being_stepped(
-        pg_settings, clock, gateway, smtp, monkeypatch):
+def test_the_production_supervision_process_delivers_what_it_judges_from_kafka(
+        pg_settings, kafka, clock, gateway, smtp, monkeypatch):
+    """``hallwatch supervision`` as the composition root builds it: PostgreSQL, the hall
+    topic from Kafka, and its notifier running without being stepped."""
+    from services import system
+    from services.common.directories import record
+    from services.common.relay import Relay, producer
+    from services.intake.service import build as build_intake
+
     monkeypatch.setenv("HALLWATCH_NOTIFY_SECRET_SMS_TEST", SECRET)
-    settings = pg_settings.model_copy(update={"smtp_url": smtp.url})
+    stamp = f"{clock().timestamp():.0f}.{gateway.port}"
+    settings = pg_settings.model_copy(update={
+        "smtp_url": smtp.url, "kafka_bootstrap": kafka.bootstrap,
+        "hall_topic": f"hall.events.notify.{stamp}",
+        "alerts_topic": f"supervision.alerts.notify.{stamp}"})
+    kafka.create_topic(settings.hall_topic, partitions=1)
+    kafka.create_topic(settings.alerts_topic, partitions=1)
     gateway.up()
     smtp.up()
-    world, alert_id = warned(settings, clock, gateway)
-    world.supervision.start()  # the judge and the notifier, as `hallwatch serve` runs them
+    intake = build_intake(settings, clock)
+    record(intake.store, directory(gateway), "bureau", clock())
+    clock.set(YELLOW_AT)
+    intake.store.record(accepted("C1", hall="main"), "main")
+    relay = Relay(intake.store, producer(kafka.bootstrap), settings.hall_topic)
+    while relay.run_once(limit=10):
+        pass
+    process = system.supervision(settings, clock)
+    assert process.supervision is not None and process.supervision.notifier is not None
+    process.start()
     try:
-        wait_until(lambda: len(gateway.received) == 1 and len(smtp.messages) == 1)
-        wait_until(lambda: {n["status"] for n in notifications(world, alert_id).values()}
+        wait_until(lambda: len(gateway.received) == 1 and len(smtp.messages) == 1, 60)
+        (request,) = gateway.received
+        alert_id = request.headers["Idempotency-Key"].split("/")[0]
+        notifier = process.supervision.notifier
+        wait_until(lambda: {n["status"] for n in notifier.deliveries(UUID(alert_id))}
                    == {"sent"})
     finally:
-        world.supervision.stop.set()
-        world.close()
+        process.close()
+        intake.store.close()
