@@ -51,6 +51,7 @@ TOPICS = tuple(f"{Delivery.__module__}:{Delivery.__qualname__}.{name}" for name 
                ("Queued", "AttemptStarted", "AttemptFailed", "Sent", "GivenUp"))
 SIGNATURE_HEADER = "X-Hallwatch-Signature"
 KEY_HEADER = "Idempotency-Key"
+IDLE_POLL = 1.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,10 @@ class Notifier:
     def refresh(self) -> None:
         """Follow the store's log for deliveries from where this worker was."""
         with self._lock:
+            # Everything up to the head as it stands now has been committed (the store
+            # commits in log order), so the next look starts past it whatever it held:
+            # rounds never rescan the judge's events.
+            head = self.app.recorder.max_notification_id() or 0
             for notification in storage.read_log(self.app, self._seen, topics=TOPICS):
                 self._seen = notification.id
                 event: Any = self.app.mapper.to_domain_event(notification)
@@ -180,6 +185,7 @@ class Notifier:
                     self._due.set(ident, datetime.fromisoformat(event.next_at))
                 else:
                     self._due.discard(ident)
+            self._seen = max(self._seen, head)
 
     def step(self) -> int:
         """Try every delivery due now; returns how many attempts were recorded."""
@@ -248,10 +254,11 @@ class Notifier:
         if self.step():
             return True
         # Nothing due: sleep until the next delivery comes due or this process writes
-        # (a new alert may have queued one), at most a poll (other processes' writes).
+        # (a new alert may have queued one); deliveries queued by other processes (other
+        # supervision instances) are found within a second.
         with self._lock:
             due = self._due.earliest()
-        wait = self.settings.poll_seconds
+        wait = max(self.settings.poll_seconds, IDLE_POLL)
         if due is not None:
             wait = max(0.0, min(wait, (due - self.app.clock()).total_seconds()))
         if not stop.is_set():
