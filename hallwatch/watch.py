@@ -46,7 +46,7 @@ from eventsourcing.domain import Aggregate, event
 from hallwatch import lifecycle
 from hallwatch.calendar import WorkCalendar, local_date
 from hallwatch.case import NAMESPACE
-from hallwatch.catalogue import parse_time
+from hallwatch.catalogue import BUREAU_TYPES, parse_time
 from hallwatch.directory import Directory
 from hallwatch.published import DEADLINE_RECOMPUTED, HallMessage
 from hallwatch.rules import CLEARS_WHEN_CLOSED, RuleSet
@@ -485,6 +485,8 @@ def _note_context(j: _Judging, f: _Fact) -> None:
 def _check_report_delay(j: _Judging, f: _Fact) -> None:
     limit = timedelta(hours=f.rules.report_late_hours)
     message = f.message
+    if message.type in BUREAU_TYPES:
+        return  # the bureau's own inspection record: no hall reported anything late
     if not f.timely:
         j.finding("report.late", f.moment + limit, [message.id],
                   f"happened {f.moment.isoformat()}, recorded "
@@ -562,7 +564,8 @@ def _check_complaint_resolved(j: _Judging, f: _Fact) -> None:
 
 # Checks of one hall action, by subject: a case's own records (its clocks come after,
 # in CASE_CLOCKS), a post, a complaint. One-off records (after-hours services,
-# inquiries) have no check beyond the reporting delay.
+# inquiries, liaison reports, comment-book and appeal-register entries) have no check
+# beyond the reporting delay; the bureau's inspections have none at all.
 CASE_CHECKS: dict[str, Check] = {
     "case.tolerance_accepted": _check_tolerance_list,
     "case.notice_issued": _check_notice,

@@ -238,6 +238,38 @@ def test_rejection_incomplete__names_what_is_missing():
     assert finding.detail == "missing: legal_basis, review_rights_told"
 
 
+def test_rejection_incomplete__a_refusal_at_the_window_without_acceptance_is_judged_too():
+    hall = Hall()
+    hall.send(event("case.rejected", "C2", "2026-11-03T10:15:00+08:00", {
+        "category": "out_of_scope", "reason": "不属于本厅受理范围", "window_id": "W02",
+        "staff_id": "S02", "legal_basis": "《行政许可法》第三十二条", "notice_no": "BY-7",
+        "review_rights_told": True}))
+    assert hall.findings == []  # complete: nothing to find, no clock to run
+    assert hall.watches["case/C2"].state.timers == {}
+    hall.send(event("case.rejected", "C3", "2026-11-03T11:00:00+08:00", {
+        "category": "out_of_scope", "reason": "不属于本厅受理范围", "window_id": "W02",
+        "staff_id": "S02"}))
+    (finding,) = hall.raised("rejection.incomplete")
+    assert finding.detail == "missing: legal_basis, notice_no, review_rights_told"
+    assert finding.raised_at == "2026-11-03T11:00:00+08:00"
+    assert hall.watches["case/C3"].state.context.window_id == "W02"
+
+
+def test_the_bureaus_inspection_typed_in_days_later_is_no_late_report_of_the_hall():
+    hall = Hall()
+    hall.send(event("inspection.recorded", "W01", "2026-11-03T10:00:00+08:00", {
+        "inspector": "bureau-li", "kind": "unannounced", "window_id": "W01",
+        "staff_id": "S01", "outcome": "rectify", "rectify_by": "2026-11-10T17:00:00+08:00",
+        "items": [{"item": "phone", "result": "breach", "note": "受理时接打手机"}]}),
+        recorded="2026-11-06T09:00:00+08:00")
+    assert hall.findings == []
+    hall.send(event("liaison.reported", "S05", "2026-11-02T09:00:00+08:00", {
+        "liaison_staff_id": "S05", "period_start": "2026-10-01T00:00:00+08:00",
+        "period_end": "2026-10-31T23:59:59+08:00", "summary": "十月受理情况"}),
+        recorded="2026-11-05T09:00:00+08:00")
+    assert hall.rules_raised() == {"report.late"}  # a hall's own record typed in late
+
+
 def test_procedure_not_informed__a_clock_stop_without_written_notice():
     hall = Hall()
     hall.send(accepted("C1"))
