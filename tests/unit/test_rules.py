@@ -735,6 +735,15 @@ def test_decision_not_delivered__ten_working_days_after_completion_across_nation
     assert finding.raised_at == "2026-10-16T23:59:59+08:00"
 
 
+def test_decision_not_delivered__no_directory_no_finding():
+    hall = Hall()  # nothing loaded: the delivery timer waits for a directory
+    hall.send(accepted("C1", "2026-09-24T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-09-28T15:00:00+08:00"))
+    hall.tick("2026-12-01T00:00:00+08:00")
+    assert hall.findings == []
+    assert hall.watches["case/C1"].state.timers == {}
+
+
 def test_decision_not_delivered__not_raised_once_delivered_in_time():
     hall = sample_hall()
     hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
@@ -773,3 +782,57 @@ def test_after_hours_unrecorded__not_raised_when_a_record_names_the_case():
                      "by_appointment": False, "case_numbers": ["C1"]}))
     hall.tick("2026-11-10T00:00:00+08:00")
     assert hall.raised("after_hours.unrecorded") == []
+
+
+def after_hours(window: str, start: str, end: str, recorded_at: str, **data: object) -> dict:
+    return event("service.after_hours", window, recorded_at,
+                 {"staff_id": "S01", "window_id": window, "start": start, "end": end,
+                  "by_appointment": False, **data})
+
+
+def test_after_hours_unrecorded__a_record_of_the_acts_window_and_span_covers_it():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))  # at W01
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    hall.send(after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                          "2026-11-03T20:05:00+08:00"))  # names no case
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
+
+
+def test_after_hours_unrecorded__a_record_typed_in_before_the_act_covers_it_too():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    hall.send(after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                          "2026-11-03T20:05:00+08:00"))
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"), recorded="2026-11-03T20:10:00+08:00")
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
+
+
+def test_after_hours_unrecorded__another_windows_record_or_another_span_covers_nothing():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))  # at W01
+    hall.send(accepted("C2", "2026-11-02T10:10:00+08:00"))  # at W01
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    hall.send(completed("C2", "2026-11-03T21:00:00+08:00"))
+    hall.send(after_hours("W02", "2026-11-03T17:00:00+08:00", "2026-11-03T22:00:00+08:00",
+                          "2026-11-03T22:05:00+08:00"))  # another window
+    hall.send(after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                          "2026-11-03T20:05:00+08:00"))  # C1's span; C2 came after it
+    hall.tick("2026-11-10T00:00:00+08:00")
+    (finding,) = hall.raised("after_hours.unrecorded")
+    assert finding.raised_at == "2026-11-04T21:00:00+08:00"
+    assert finding.about == {"case_no": "C2", "window_id": "W01"}
+    assert finding.detail == "case.completed at 2026-11-03T21:00:00+08:00"
+
+
+def test_after_hours_unrecorded__each_uncovered_act_of_a_hall_is_its_own_finding():
+    hall = sample_hall()
+    for case, time in (("C1", "2026-11-03T19:30:00+08:00"), ("C2", "2026-11-03T19:30:00+08:00")):
+        hall.send(accepted(case, "2026-11-02T10:00:00+08:00"))
+        hall.send(completed(case, time))
+    hall.tick("2026-11-10T00:00:00+08:00")
+    found = hall.raised("after_hours.unrecorded")
+    assert sorted(f.about["case_no"] for f in found) == ["C1", "C2"]
+    assert len({f.alert_key for f in found}) == 2
