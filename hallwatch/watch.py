@@ -30,6 +30,10 @@ states; hallwatch's own events are always timely.
   stand once raised; void only when a timely report shows that what the timer waited
   for (the supplement, the resumption, the return to the post, the resolution, the
   rectification) happened before the finding's moment.
+- ``after_hours.unrecorded``: judged by the hall's after-hours watch
+  (``after_hours/{hall}``), one timer per uncovered out-of-hours act; stands once raised,
+  void only when a timely after-hours record covering the act arrives before the
+  finding's moment (see ``_judge_after_hours``).
 - Every other finding stands.
 """
 
@@ -417,7 +421,11 @@ class Watch(Aggregate):
         ``directory``: the bureau's current directory; without one, the rules that need
         it do not judge."""
         last = self.state.last_position
-        if message.position and message.position <= last:
+        # A hall's after-hours watch hears from every partition (cases and records), in
+        # no order across them: it is not guarded by position, and judging a message
+        # twice changes nothing there (a kept span, a timer or a stop is idempotent).
+        shared = self.key.startswith(AFTER_HOURS_WATCH + "/")
+        if message.position and message.position <= last and not shared:
             return Judgement()
         judging = _Judging(self.key, self.state)
         judging.expire(message.time)  # clocks that ran out before this fact happened
@@ -818,7 +826,7 @@ def _judge_after_hours(j: _Judging, f: _Fact) -> None:
     if message.type == AFTER_HOURS:
         span = Span(str(f.data["window_id"]), parse_time(str(f.data["start"])),
                     parse_time(str(f.data["end"])), tuple(f.data.get("case_numbers") or ()))
-        kept = tuple(s for s in j.state.spans if s.end >= span.end - SPAN_KEPT)
+        kept = tuple(s for s in j.state.spans if s.end >= span.end - SPAN_KEPT and s != span)
         j.update(spans=(*kept, span))
         for key, timer in list(j.state.timers.items()):
             _, case_no, window_id = key.split("#")

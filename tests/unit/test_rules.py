@@ -836,3 +836,21 @@ def test_after_hours_unrecorded__each_uncovered_act_of_a_hall_is_its_own_finding
     found = hall.raised("after_hours.unrecorded")
     assert sorted(f.about["case_no"] for f in found) == ["C1", "C2"]
     assert len({f.alert_key for f in found}) == 2
+
+
+def test_after_hours_unrecorded__a_record_judged_after_a_later_act_still_covers():
+    """With Kafka a hall's records and cases come from different partitions: a record
+    stored before an act may be judged after it, and is not taken for a redelivery."""
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    record = after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                         "2026-11-03T20:05:00+08:00")
+    record_message = HallMessage.from_cloudevent({
+        **record, "hwrecordedtime": record["time"], "hwposition": 3})
+    hall.position = 3
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))  # position 4, judged first
+    hall.deliver(record_message)
+    hall.deliver(record_message)  # and again: nothing more
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
+    assert len(hall.watches["after_hours/H1"].state.spans) == 1
