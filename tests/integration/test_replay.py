@@ -2,7 +2,9 @@
 composition root, gives the same alerts with the same statuses as the live run
 (issue 8, must-show 4). Embedded: SQLite + chDB.
 
-The live run, November 2026 (Monday 11-02; no holidays), hall H1:
+The live run, November 2026 (Monday 11-02; no holidays), hall H1, the bureau's sample
+directory loaded first (so every acceptance of matter M0001 is matter.not_in_catalogue,
+and the delivery and after-hours timers run):
   R1 accepted 11-02, promised 3 → due 11-05 end; red; completed 11-09 (red cleared).
   R2 accepted 11-02, promised 2 → due 11-04 end; red; the bureau issues a 督办 notice on
      11-06 (2 working days → 11-10 end); never decided → red card at 11-10 end.
@@ -13,6 +15,11 @@ The live run, November 2026 (Monday 11-02; no holidays), hall H1:
      the new due moment (11-13 end) passes too: a second yellow and red; completed 11-16.
   R5 refused at the window 11-05 without legal basis (rejection.incomplete); the bureau
      acknowledges it on 11-06.
+  R6, R7 immediate, accepted 11-02 10:00 (same-day red: completed the next evening);
+     R6 completed 11-03 19:30 with no after-hours record (after_hours.unrecorded);
+     R7 completed 19:45, named by W02's after-hours record (covered).
+  R1, R3, R6, R7 are never delivered: decision.not_delivered ten working days after
+     their completion, where that falls before 11-20.
   W03 absent 11-04 14:00 without cover (post.uncovered), back 15:30 after the expected
      14:30 (post.absence_overrun).
 
@@ -23,8 +30,10 @@ took them (after the same log position, at the same moments).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +46,7 @@ from tests.conftest import BUREAU_KEY, FixedClock, bearer, embedded_settings
 from tests.world import World
 
 NOW = "2026-11-20T10:00:00+08:00"
+SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "directory" / "sample-city.v1.json"
 
 
 def at(day: str, clock: str = "09:00:00") -> str:
@@ -71,6 +81,10 @@ def act(world: World, actions: list[Action], moment: str, case: str, rule: str, 
 
 def live_run(world: World) -> list[Action]:
     actions: list[Action] = []
+    world.clock.set(at("11-02", "08:00:00"))
+    loaded = world.client.post("/v1/directory", json=json.loads(SAMPLE.read_text()),
+                               headers=bearer(BUREAU_KEY))
+    assert loaded.status_code == 201, loaded.text
     for no, day, days in (("R1", "11-02", 3), ("R2", "11-02", 2), ("R3", "11-02", 2),
                           ("R4", "11-03", 5)):
         world.send_on_time(accepted(no, time=at(day), promised_days=days))
@@ -79,6 +93,12 @@ def live_run(world: World) -> list[Action]:
         "expected_return": at("11-04", "14:30:00")}))
     world.send_on_time(event("post.resumed", "W03", at("11-04", "15:30:00"),
                              {"window_id": "W03", "staff_id": "S03"}))
+    for no, done_at in (("R6", at("11-03", "19:30:00")), ("R7", at("11-03", "19:45:00"))):
+        world.send_on_time(accepted(no, time=at("11-02", "10:00:00"), kind="immediate"))
+        world.send_on_time(completed(no, done_at))
+    world.send_on_time(event("service.after_hours", "W02", at("11-03", "20:00:00"), {
+        "staff_id": "S02", "window_id": "W02", "start": at("11-03", "17:00:00"),
+        "end": at("11-03", "20:00:00"), "by_appointment": False, "case_numbers": ["R7"]}))
     world.send_on_time(event("case.rejected", "R5", at("11-05", "10:00:00"), {
         "category": "out_of_scope", "reason": "不属于本厅受理范围", "window_id": "W02",
         "staff_id": "S02"}))
@@ -155,17 +175,27 @@ def test_replaying_the_log_from_the_start_gives_the_same_alerts_and_statuses(tmp
     finally:
         world.close()
     summary = sorted((a["case_no"] if "case_no" in a else a.get("window_id"), a["rule"],
-                      a["status"]) for a in live.values())
+                      a["status"]) for a in live.values()
+                     if a["rule"] != "matter.not_in_catalogue")
+    assert sorted(a["case_no"] for a in live.values()
+                  if a["rule"] == "matter.not_in_catalogue") == [
+        "R1", "R2", "R3", "R4", "R6", "R7"]
     # The scenario is as rich as it claims (a check on the scenario, not on the replay).
     assert summary == [
         ("R1", "deadline.overdue", "cleared"), ("R1", "deadline.warning", "cleared"),
         ("R2", "deadline.overdue", "escalated"), ("R2", "deadline.warning", "cleared"),
         ("R3", "deadline.overdue", "resolved"), ("R3", "deadline.warning", "cleared"),
+        ("R3", "decision.not_delivered", "raised"),  # completed 11-04: due 11-18 end
         ("R3", "report.late", "raised"),
         ("R4", "deadline.overdue", "cleared"), ("R4", "deadline.overdue", "resolved"),
         ("R4", "deadline.warning", "cleared"), ("R4", "deadline.warning", "cleared"),
         ("R4", "extension.after_due", "raised"),
         ("R5", "rejection.incomplete", "acknowledged"),
+        ("R6", "after_hours.unrecorded", "raised"),
+        ("R6", "decision.not_delivered", "raised"),  # completed 11-03: due 11-17 end
+        ("R6", "immediate.not_same_day", "cleared"),
+        ("R7", "decision.not_delivered", "raised"),
+        ("R7", "immediate.not_same_day", "cleared"),
         ("W03", "post.absence_overrun", "raised"), ("W03", "post.uncovered", "raised"),
     ]
     assert replayed == live
