@@ -196,3 +196,24 @@ def test_a_malformed_hall_record_is_refused_naming_the_field(november, type_, da
     response = post(november, event(type_, "W01", at("11-10", "09:00:00"), data))
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
+
+
+def test_a_batch_refuses_a_halls_inspection_line_and_keeps_the_others(november):
+    november.clock.set("2026-11-10T09:30:00+08:00")
+    lines = [event("inquiry.recorded", "W02", at("11-10", "09:00:00"), {
+                 "staff_id": "S02", "topic": "营业执照变更", "outcome": "referred",
+                 "referred_to": "市场监管分厅"}, hall="H2"),
+             event("inspection.recorded", "W02", at("11-10", "09:05:00"), INSPECTION,
+                   hall="H2")]  # H2: H1's hand counts above stay as they are
+    response = november.client.post(
+        "/v1/events:batch", content="\n".join(json.dumps(line) for line in lines),
+        headers={**bearer(HALL2_KEY), "Content-Type": "application/x-ndjson"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["stored"], answer["refused"]) == (1, 1)
+    assert [(r["status"], r.get("field")) for r in answer["results"]] == [
+        (201, None), (403, "type")]
+    by_bureau = november.client.post(
+        "/v1/events:batch", content=json.dumps(lines[1]),
+        headers={**bearer(BUREAU_KEY), "Content-Type": "application/x-ndjson"})
+    assert [r["status"] for r in by_bureau.json()["results"]] == [201]
