@@ -823,6 +823,14 @@ def _judge_after_hours(j: _Judging, f: _Fact) -> None:
     ``SPAN_KEPT`` for acts typed in after them; each act waits on a timer of its own."""
     message = f.message
     j.update(context=replace(j.state.context, hall_id=message.hall_id))
+    # The watch lives as long as its hall: forget acts raised long ago (an alert id is
+    # derived from its rule and moment, so a very late redelivery still raises nothing
+    # twice), keeping the state each judgement records small.
+    horizon = f.moment - SPAN_KEPT
+    recent = tuple(r for r in j.state.raised
+                   if datetime.fromisoformat(r.rsplit("@", 1)[1]) >= horizon)
+    if recent != j.state.raised:
+        j.update(raised=recent)
     if message.type == AFTER_HOURS:
         span = Span(str(f.data["window_id"]), parse_time(str(f.data["start"])),
                     parse_time(str(f.data["end"])), tuple(f.data.get("case_numbers") or ()))

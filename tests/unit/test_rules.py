@@ -854,3 +854,16 @@ def test_after_hours_unrecorded__a_record_judged_after_a_later_act_still_covers(
     hall.tick("2026-11-10T00:00:00+08:00")
     assert hall.raised("after_hours.unrecorded") == []
     assert len(hall.watches["after_hours/H1"].state.spans) == 1
+
+
+def test_after_hours_unrecorded__the_halls_watch_forgets_acts_raised_long_ago():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-10-12T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-10-12T19:30:00+08:00"))
+    hall.tick("2026-10-14T00:00:00+08:00")
+    watch = hall.watches["after_hours/H1"]
+    assert len(watch.state.raised) == 1 and len(hall.raised("after_hours.unrecorded")) == 1
+    hall.send(accepted("C2", "2026-11-16T10:00:00+08:00"))
+    hall.send(completed("C2", "2026-11-16T19:30:00+08:00"))  # 35 days later
+    assert watch.state.raised == ()  # C1's mark is gone; C2 waits on its timer
+    assert list(watch.state.timers) == ["after_hours.unrecorded#C2#W01"]
