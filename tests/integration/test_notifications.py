@@ -307,3 +307,40 @@ def test_the_production_supervision_process_delivers_what_it_judges_from_kafka(
     finally:
         process.close()
         intake.store.close()
+
+
+def test_two_supervision_instances_on_one_store_send_each_notification_once(
+        notify_settings, clock, gateway):
+    """Production runs several supervision instances, each with a notifier, on one store:
+    every delivery is claimed by exactly one of them."""
+    from collections import Counter
+
+    from services.supervision.service import build as build_supervision
+
+    gateway.up()
+    world = World(notify_settings, clock)
+    world.client.post("/v1/directory", json=directory(gateway, email=False),
+                      headers=bearer(BUREAU_KEY))
+    clock.set(YELLOW_AT)
+    for n in range(6):
+        world.send(accepted(f"C{n}", hall="main"))
+    world.settle()
+    assert len(world.alerts(rule="deadline.warning")) == 6
+    other = build_supervision(notify_settings, clock, log_app=world.intake.store)
+    assert other.notifier is not None and world.supervision.notifier is not None
+    stop = world.supervision.stop
+    world.supervision.notifier.start(stop)
+    other.notifier.start(stop)
+    try:
+        wait_until(lambda: len(gateway.received) >= 6, 60)
+        keys = Counter(r.headers["Idempotency-Key"] for r in gateway.received)
+        assert len(keys) == 6 and set(keys.values()) == {1}
+        for alert in world.alerts(rule="deadline.warning"):
+            (sms,) = wait_until(lambda a=alert: [
+                n for n in notifications(world, a["alert_id"]).values()
+                if n["status"] == "sent"])
+            assert statuses(sms) == ["queued", "attempt_started", "sent"]
+    finally:
+        stop.set()
+        other.app.close()
+        world.close()
