@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
@@ -296,9 +297,12 @@ def test_the_production_supervision_process_delivers_what_it_judges_from_kafka(
         pass
     process = system.supervision(settings, clock)
     assert process.supervision is not None and process.supervision.notifier is not None
+    started = time.monotonic()
     process.start()
     try:
         wait_until(lambda: len(gateway.received) == 1 and len(smtp.messages) == 1, 60)
+        print(f"\nproduction supervision: judged from Kafka and delivered both channels "
+              f"{time.monotonic() - started:.2f} s after it started")
         (request,) = gateway.received
         alert_id = request.headers["Idempotency-Key"].split("/")[0]
         notifier = process.supervision.notifier
@@ -329,10 +333,13 @@ def test_two_supervision_instances_on_one_store_send_each_notification_once(
     other = build_supervision(notify_settings, clock, log_app=world.intake.store)
     assert other.notifier is not None and world.supervision.notifier is not None
     stop = world.supervision.stop
+    started = time.monotonic()
     world.supervision.notifier.start(stop)
     other.notifier.start(stop)
     try:
         wait_until(lambda: len(gateway.received) >= 6, 60)
+        print(f"\ntwo notifiers: 6 notifications delivered "
+              f"{time.monotonic() - started:.2f} s after they started")
         keys = Counter(r.headers["Idempotency-Key"] for r in gateway.received)
         assert len(keys) == 6 and set(keys.values()) == {1}
         for alert in world.alerts(rule="deadline.warning"):

@@ -102,3 +102,21 @@ def test_a_delivery_is_claimed_once_and_a_lapsed_claim_counts_as_a_failed_attemp
     delivery.lapse(AT + timedelta(seconds=50), retry)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert "no outcome recorded" in delivery.history[-1]["error"]
+
+
+def test_a_channels_key_comes_from_its_variable_or_else_the_secrets_file(tmp_path,
+                                                                         monkeypatch):
+    from services.common.settings import Settings
+
+    secrets = tmp_path / "notify-secrets.json"
+    secrets.write_text(json.dumps({"SMS_GATEWAY": "from-the-file", "OTHER": "other-key"}))
+    settings = Settings(data_dir=tmp_path, notify_secrets_file=str(secrets))
+    monkeypatch.delenv("HALLWATCH_NOTIFY_SECRET_SMS_GATEWAY", raising=False)
+    assert settings.notify_secret("SMS_GATEWAY") == b"from-the-file"
+    monkeypatch.setenv("HALLWATCH_NOTIFY_SECRET_SMS_GATEWAY", "from-the-variable")
+    assert settings.notify_secret("SMS_GATEWAY") == b"from-the-variable"
+    secrets.write_text(json.dumps({"OTHER": "rotated-key"}))  # re-read: no restart
+    assert settings.notify_secret("OTHER") == b"rotated-key"
+    assert settings.notify_secret("MISSING") is None
+    secrets.unlink()
+    assert settings.notify_secret("OTHER") is None
