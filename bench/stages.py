@@ -195,11 +195,11 @@ def end_to_end(intake: str, reader: str, rate: float, seconds: float, prefix: st
     """Offers single events at ``rate`` a second for ``seconds`` (open loop: event n is
     due at start + n / rate, sent by the first of ``senders`` free, dropped if it could
     not be sent within ``LATE`` seconds of its due time, so a system slower than the
-    offered rate shows as an achieved rate below it, not as a longer run); about
-    ``watch_per_s`` of them a second are watched: the time from the start of their POST
+    offered rate shows as an achieved rate below it, not as a longer run); up to
+    ``watch_per_s`` accepted events a second are watched: the time from the start of their POST
     to the first ``GET /v1/cases/{no}`` that finds them (given up after ``give_up``)."""
     total = int(rate * seconds)
-    every = max(1, int(rate / watch_per_s))
+    last_watched = [0.0]  # watched: the first accepted after 1 / watch_per_s seconds
     counter = iter(range(total))
     lock = threading.Lock()
     pending: collections.deque[tuple[str, float, float]] = collections.deque()
@@ -234,7 +234,11 @@ def end_to_end(intake: str, reader: str, rate: float, seconds: float, prefix: st
                 continue
             if status in (200, 201):
                 ok += 1
-                if n % every == 0:
+                with lock:
+                    watch_it = started - last_watched[0] >= 1 / watch_per_s
+                    if watch_it:
+                        last_watched[0] = started
+                if watch_it:
                     with lock:
                         pending.append((event["subject"], started, started))
                         stored.append(event["subject"])
