@@ -58,9 +58,12 @@ def main() -> None:
             print(stages.profile(lambda: stages.supervision(settings("judge"), sample.messages),
                                  args.top))
         elif args.stage == "sink":
-            stages.sink(Path(tmp) / "warm", sample.messages[:10])  # imports, not profiled
-            print(stages.profile(lambda: stages.sink(Path(tmp) / "chdb", sample.messages),
-                                 args.top))
+            from services.common.clickhouse import connect
+            from services.projections.views import Views
+
+            views = Views(connect(f"chdb:///{Path(tmp) / 'chdb-sink'}"))
+            views.write(sample.messages[:10])  # imports and first use, not profiled
+            print(stages.profile(lambda: views.write(sample.messages[10:]), args.top))
         else:
             from services.common.clickhouse import connect
             from services.projections.views import Views
