@@ -148,8 +148,11 @@ class Notifier:
     """The delivery worker of one supervision process (any number may run on one store)."""
 
     def __init__(self, app: Supervision, settings: Settings,
-                 senders: dict[str, Sender] | None = None) -> None:
+                 senders: dict[str, Sender] | None = None, idle_poll: float = IDLE_POLL) -> None:
+        """``idle_poll``: how long a quiet worker waits before looking for deliveries queued
+        by other processes (writes of this process wake it at once)."""
         self.app = app
+        self.idle_poll = idle_poll
         self.settings = settings
         timeout = settings.notify_timeout_seconds
         self.retry = Retry(attempts=settings.notify_attempts,
@@ -258,7 +261,7 @@ class Notifier:
         # supervision instances) are found within a second.
         with self._lock:
             due = self._due.earliest()
-        wait = max(self.settings.poll_seconds, IDLE_POLL)
+        wait = max(self.settings.poll_seconds, self.idle_poll)
         if due is not None:
             wait = max(0.0, min(wait, (due - self.app.clock()).total_seconds()))
         if not stop.is_set():

@@ -19,7 +19,7 @@ from services.common.sources import LOG_TOPIC, KafkaSource, LogSource, Source
 from services.common.workers import Worker
 from services.supervision import api
 from services.supervision.app import Supervision, load_rules
-from services.supervision.notifier import Notifier
+from services.supervision.notifier import IDLE_POLL, Notifier
 
 CONSUMER = "supervision"
 
@@ -66,7 +66,10 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
     """``log_app``: the hall event store to follow when embedded; ``notify``: whether this
     process delivers the notifications queued with alerts (the composition root says)."""
     app = Supervision(settings, clock or settings.now(), load_rules(settings.rules_file))
-    notifier = Notifier(app, settings) if notify else None
+    # Embedded, this process is the store's only writer and its writes wake the notifier,
+    # so a quiet one need not look for other processes' deliveries every second.
+    notifier = (Notifier(app, settings, idle_poll=10.0 if settings.embedded else IDLE_POLL)
+                if notify else None)
     source: Source
     if settings.embedded:
         # Progress is the tracking recorded with each judgement; nothing else to save.
