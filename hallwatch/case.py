@@ -154,10 +154,10 @@ def _reject(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     names the matter, window and staff no acceptance named; the case keeps what an
     earlier acceptance or notice named."""
     data = fact.data
-    s = replace(s, matter_code=s.matter_code or data.get("matter_code"),
-                matter_name=s.matter_name or data.get("matter_name"),
-                window_id=s.window_id or data.get("window_id"),
-                staff_id=s.staff_id or data.get("staff_id"))
+    s = s.but(matter_code=s.matter_code or data.get("matter_code"),
+              matter_name=s.matter_name or data.get("matter_name"),
+              window_id=s.window_id or data.get("window_id"),
+              staff_id=s.staff_id or data.get("staff_id"))
     return _close(s, fact, calendar)
 
 
