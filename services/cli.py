@@ -23,6 +23,7 @@ import uvicorn
 
 from hallwatch.calendar import YearRules
 from services import system
+from services.common import logs
 from services.common.auth import Keyring
 from services.common.settings import Settings, SettingsError, load_settings
 from services.common.web import create_app
@@ -30,7 +31,8 @@ from services.common.web import create_app
 log = logging.getLogger("hallwatch")
 Command = Callable[[Settings, argparse.Namespace], None]
 
-STORE = ("data_dir", "event_store", "cipher_key", "chain_key", "chain_key_file", "clock")
+STORE = ("data_dir", "event_store", "cipher_key", "chain_key", "chain_key_file", "clock",
+         "log_level")
 KAFKA = ("kafka_bootstrap", "consumer_group", "instance_id", "poll_seconds", "batch_size")
 # Which settings each command reads (its --help lists them with their defaults).
 READS = {
@@ -39,7 +41,7 @@ READS = {
     "relay": (*STORE, "kafka_bootstrap", "hall_topic", "poll_seconds"),
     "supervision": (*STORE, *KAFKA, "hall_topic", "alerts_topic", "keys", "rules_file"),
     "projections": ("data_dir", "clickhouse", "clock", *KAFKA, "hall_topic", "alerts_topic",
-                    "keys", "time_floor"),
+                    "keys", "time_floor", "log_level"),
     "calendar load": (*STORE, "summer_start", "winter_start"),
     "directory load": STORE,
 }
@@ -259,8 +261,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO chatter drowns ours
+    logs.configure()  # JSON lines; kafka-python at WARNING (services/common/logs.py)
     args = parser().parse_args(argv)
     if not getattr(args, "needs_settings", True):
         args.func(None, args)
@@ -269,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings()
     except SettingsError as error:
         sys.exit(f"hallwatch: invalid settings: {error}")
+    logs.configure(settings.log_level)
     args.func(settings, args)
 
 

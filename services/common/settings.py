@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # code). A hall not listed is not restricted.
     case_prefixes: str = Field(default="", description="hall:PREFIX|PREFIX,...: the case "
                                "numbers each hall may open; a hall not listed is unrestricted")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or "
+                           "CRITICAL: the least severe log line written (JSON lines on "
+                           "standard error; kafka-python stays at WARNING)")
     time_floor: date = Field(default=date(2000, 1, 1), description="no event, query or report "
                              "reaches before this date (YYYY-MM-DD, +08:00)")
 
@@ -132,6 +135,14 @@ class Settings(BaseSettings):
     def _keys(cls, value: str) -> str:
         parse_keys(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        from services.common.logs import level_of
+
+        level_of(value)
+        return value.strip().upper()
 
     @field_validator("case_prefixes")
     @classmethod
