@@ -53,7 +53,9 @@ def _run(built: system.System, args: argparse.Namespace) -> None:
     try:
         if built.routers or getattr(args, "port", None):  # a relay serves only health
             app = create_app(*built.routers, keys=Keyring.of(built.settings))
-            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+            # log_config=None: uvicorn's lines go through the process's JSON set-up too.
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                        log_config=None)
         else:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
