@@ -17,8 +17,10 @@ from typing import Any
 
 from services.common.clickhouse import DATABASE
 
-LATEST = (f"SELECT cloudevent FROM {DATABASE}.events FINAL "
-          "WHERE type = 'directory.loaded' ORDER BY position DESC LIMIT 1")
+# By the primary key (subject first), without FINAL: a replayed load is the same row, and
+# this runs on every live-view read.
+LATEST = (f"SELECT cloudevent FROM {DATABASE}.events WHERE subject = 'directory' "
+          "AND type = 'directory.loaded' ORDER BY position DESC LIMIT 1")
 
 
 @dataclass(frozen=True)

@@ -230,3 +230,15 @@ def test_the_years_staff_document_prints_the_honour_roll(march, document_tools, 
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert "年度绩效考评" in text and "邱*" in text and "邱兰" not in text
+
+
+def test_the_live_views_name_halls_windows_and_departments_from_the_directory(march):
+    response = march.client.get("/v1/halls", headers=bearer(BUREAU_KEY))
+    halls = {h["hall_id"]: h for h in response.json()["halls"]}
+    assert pick(halls["realestate"], "name", "department") == {
+        "name": REALESTATE, "department": "辽源市自然资源局"}
+    response = march.client.get("/v1/halls/realestate/windows", headers=bearer(BUREAU_KEY))
+    windows = {w["window_id"]: w for w in response.json()["windows"]}
+    assert pick(windows["BDC-W03"], "name", "department") == {
+        "name": "业务窗口 3 号", "department": "辽源市自然资源局"}
+    assert windows["BDC-W09"]["name"] is None  # not in the directory
