@@ -35,11 +35,14 @@ STORE = ("data_dir", "event_store", "cipher_key", "chain_key", "chain_key_file",
          "log_level")
 KAFKA = ("kafka_bootstrap", "consumer_group", "instance_id", "poll_seconds", "batch_size")
 # Which settings each command reads (its --help lists them with their defaults).
+NOTIFY = ("smtp_url", "smtp_from", "notify_secrets_file", "notify_attempts",
+          "notify_backoff_seconds", "notify_timeout_seconds")
 READS = {
     "serve": tuple(Settings.model_fields),
     "intake": (*STORE, "keys", "case_prefixes", "summer_start", "winter_start", "time_floor"),
     "relay": (*STORE, "kafka_bootstrap", "hall_topic", "poll_seconds"),
-    "supervision": (*STORE, *KAFKA, "hall_topic", "alerts_topic", "keys", "rules_file"),
+    "supervision": (*STORE, *KAFKA, "hall_topic", "alerts_topic", "keys", "rules_file",
+                    *NOTIFY),
     "projections": ("data_dir", "clickhouse", "clock", *KAFKA, "hall_topic", "alerts_topic",
                     "keys", "time_floor", "log_level"),
     "calendar load": (*STORE, "summer_start", "winter_start"),
