@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # code). A hall not listed is not restricted.
     case_prefixes: str = Field(default="", description="hall:PREFIX|PREFIX,...: the case "
                                "numbers each hall may open; a hall not listed is unrestricted")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or "
+                           "CRITICAL: the least severe log line written (JSON lines on "
+                           "standard error; kafka-python stays at WARNING)")
     smtp_url: str = Field(default="", description="the SMTP server e-mail notifications go "
                           "through: smtp://[user:password@]host:port, or smtps:// (TLS), or "
                           "smtp+starttls://; empty = e-mail deliveries fail and are retried")
@@ -156,6 +159,14 @@ class Settings(BaseSettings):
     def _keys(cls, value: str) -> str:
         parse_keys(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        from services.common.logs import level_of
+
+        level_of(value)
+        return value.strip().upper()
 
     @field_validator("case_prefixes")
     @classmethod
