@@ -176,7 +176,9 @@ class WatchState:
     ``raised``: "rule@moment" of every timer already raised (never raised twice);
     ``first_notice``: the first written list of missing materials; ``due_at``: the case's
     due moment as last judged; ``last_position``: the store position last judged;
-    ``spans``: the after-hours service records a hall's after-hours watch still keeps."""
+    ``spans``: the after-hours service records a hall's after-hours watch still keeps;
+    ``lanes``: for a watch that hears from several partitions (a hall's after-hours
+    watch), the store position last judged on each."""
 
     timers: Mapping[str, Timer] = field(default_factory=dict)
     raised: tuple[str, ...] = ()
@@ -186,6 +188,7 @@ class WatchState:
     due_at: datetime | None = None
     last_position: int = 0
     spans: tuple[Span, ...] = ()
+    lanes: Mapping[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -198,6 +201,7 @@ class WatchState:
             "due_at": self.due_at.isoformat() if self.due_at else None,
             "last_position": self.last_position,
             "spans": [span.as_dict() for span in self.spans],
+            "lanes": {str(lane): position for lane, position in self.lanes.items()},
         }
 
     @classmethod
@@ -212,7 +216,9 @@ class WatchState:
             context=Context.from_dict(data.get("context") or {}),
             due_at=_moment(data.get("due_at")),
             last_position=int(data.get("last_position") or 0),
-            spans=tuple(Span.from_dict(span) for span in data.get("spans") or ()))
+            spans=tuple(Span.from_dict(span) for span in data.get("spans") or ()),
+            lanes={int(lane): int(position)
+                   for lane, position in (data.get("lanes") or {}).items()})
 
     def next_timer(self) -> datetime | None:
         return min((t.at for t in self.timers.values()), default=None)
@@ -415,23 +421,26 @@ class Watch(Aggregate):
     # -- commands ----------------------------------------------------------------
 
     def observe(self, message: HallMessage, rules: RuleSet, calendar: WorkCalendar,
-                directory: Directory | None = None) -> Judgement:
+                directory: Directory | None = None, lane: int = 0) -> Judgement:
         """Judge one published event. An event at or before the last store position this
         watch judged is a redelivery (e.g. a relay that resent after a crash): skipped.
         ``directory``: the bureau's current directory; without one, the rules that need
-        it do not judge."""
+        it do not judge. ``lane``: the partition the event came on."""
         last = self.state.last_position
         # A hall's after-hours watch hears from every partition (cases and records), in
-        # no order across them: it is not guarded by position, and judging a message
-        # twice changes nothing there (a kept span, a timer or a stop is idempotent).
+        # no order across them, but in store order within each: it is guarded by the
+        # position last judged on the message's own partition.
         shared = self.key.startswith(AFTER_HOURS_WATCH + "/")
-        if message.position and message.position <= last and not shared:
+        seen = self.state.lanes.get(lane, 0) if shared else last
+        if message.position and message.position <= seen:
             return Judgement()
         judging = _Judging(self.key, self.state)
         judging.expire(message.time)  # clocks that ran out before this fact happened
         _judge_message(judging, message, rules, calendar, directory)
         judging.expire(message.time)  # a clock the fact itself set in the past (a late report)
         judging.update(last_position=max(message.position, last))
+        if shared:
+            judging.update(lanes={**self.state.lanes, lane: max(message.position, seen)})
         self._record(judging, message.id)
         return judging.judgement
 

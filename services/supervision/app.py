@@ -199,7 +199,7 @@ class Supervision(EventSourcedProjection[UUID]):
             for key in watch_keys(message.hall):
                 watch = self._watch(key, watches, known)
                 self._apply(watch.observe(message.hall, self.rules, self.calendar,
-                                          self.directory), watch, alerts)
+                                          self.directory, message.partition), watch, alerts)
         processing_event.collect_events(*years, *watches.values(), *alerts.values())
 
     def _year_loaded(self, message: HallMessage, watches: dict[UUID, Watch],

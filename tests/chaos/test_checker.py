@@ -87,3 +87,11 @@ def test_doubled_alerts_lost_facts_and_view_gaps_are_reported():
     assert "alert not in the alerts view: 1: 4" in text
     assert "alert's status in the view is not its latest: 3: 1: cleared != raised" in text
     assert "partition 0: tracking 2 beyond the end 1" in text
+
+
+def test_a_fact_judged_twice_by_one_watch_is_reported_but_by_two_watches_is_not():
+    facts = stored([OPEN, LATE], judged=Counter({"C1-a": 2, "C2-a": 1}))
+    facts.repeated = ("C2-a",)  # C1-a: its case's watch and its hall's after-hours watch
+    result = check(acknowledged={"C1-a": 201, "C2-a": 201}, planned={"C1-a", "C2-a"},
+                   stored=facts, kafka=on_kafka(["C1-a", "C2-a"]), views=None, clock_end=END)
+    assert "judged more than once by one watch: 1: C2-a" in result.problems

@@ -48,10 +48,11 @@ class Hall:
         self.deliver(message)
         return message
 
-    def deliver(self, message: HallMessage) -> None:
-        """Hand a published event to its watches (again, for a redelivery)."""
+    def deliver(self, message: HallMessage, lane: int = 0) -> None:
+        """Hand a published event to its watches (again, for a redelivery), as it came on
+        partition ``lane``."""
         for key in watch_keys(message):
-            self._judge(key, lambda w: w.observe(message, RULESET, CAL, self.directory))
+            self._judge(key, lambda w: w.observe(message, RULESET, CAL, self.directory, lane))
 
     def recompute(self, case_no: str, calendar: WorkCalendar, version: str, at: str) -> None:
         case = self.cases[case_no]
@@ -849,8 +850,8 @@ def test_after_hours_unrecorded__a_record_judged_after_a_later_act_still_covers(
         **record, "hwrecordedtime": record["time"], "hwposition": 3})
     hall.position = 3
     hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))  # position 4, judged first
-    hall.deliver(record_message)
-    hall.deliver(record_message)  # and again: nothing more
+    hall.deliver(record_message, lane=1)  # the record's partition, not the case's
+    hall.deliver(record_message, lane=1)  # and again: nothing more
     hall.tick("2026-11-10T00:00:00+08:00")
     assert hall.raised("after_hours.unrecorded") == []
     assert len(hall.watches["after_hours/H1"].state.spans) == 1
@@ -867,3 +868,22 @@ def test_after_hours_unrecorded__the_halls_watch_forgets_acts_raised_long_ago():
     hall.send(completed("C2", "2026-11-16T19:30:00+08:00"))  # 35 days later
     assert watch.state.raised == ()  # C1's mark is gone; C2 waits on its timer
     assert list(watch.state.timers) == ["after_hours.unrecorded#C2#W01"]
+
+
+def test_the_halls_after_hours_watch_judges_a_redelivered_act_once_per_partition():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    night = hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    watch = hall.watches["after_hours/H1"]
+    version = watch.version
+    hall.deliver(night)  # the relay resent it on the same partition: already judged
+    assert watch.version == version and watch.state.lanes == {0: night.position}
+    # Another partition's stream has its own order: an earlier store position there is
+    # news (a record of another case's partition), judged and remembered for that lane.
+    hall.position = 0
+    other = hall.send(accepted("C9", "2026-11-03T19:40:00+08:00"))  # accepted at night
+    assert other.position < night.position
+    hall.deliver(other, lane=1)
+    assert watch.version > version
+    assert watch.state.lanes == {0: night.position, 1: other.position}
+    assert "after_hours.unrecorded#C9#" in " ".join(watch.state.timers)
