@@ -245,8 +245,12 @@ class Supervision(EventSourcedProjection[UUID]):
                 cache[ident] = Watch(key=key)
         return cache[ident]
 
-    def _apply(self, judgement: Judgement, watch: Watch, alerts: dict[UUID, Alert]) -> None:
-        raised = storage.existing(self, (alert_id(f.alert_key) for f in judgement.findings))
+    def _apply(self, judgement: Judgement, watch: Watch, alerts: dict[UUID, Alert],
+               raised: set[UUID] | None = None) -> None:
+        """Collect the alerts a judgement raises and clears; ``raised``: which of its
+        findings' alerts are stored already (looked up here when not given)."""
+        if raised is None:
+            raised = storage.existing(self, (alert_id(f.alert_key) for f in judgement.findings))
         for finding in judgement.findings:
             ident = alert_id(finding.alert_key)
             if ident in alerts or ident in raised:
@@ -296,6 +300,11 @@ class Supervision(EventSourcedProjection[UUID]):
             return sorted([(TIMER, i, at, key) for i, at, key in self._timers.entries()]
                           + [(NOTICE, i, at, key) for i, at, key in self._escalations.entries()])
 
+    def timer_count(self) -> int:
+        """How many timers and notice deadlines are open."""
+        with self._lock:
+            return len(self._timers) + len(self._escalations)
+
     def fire_due(self, limit: int | None = None, seconds: float | None = None) -> int:
         """Raise the timers and notice deadlines due by now, earliest first: at most
         ``limit`` aggregates, stopping once ``seconds`` have gone by (all of them by
@@ -331,12 +340,13 @@ class Supervision(EventSourcedProjection[UUID]):
     def _fire_watches(self, idents: list[UUID], now: datetime) -> int:
         """Fire these watches' due timers and save them with their alerts, atomically
         (a conflict redoes the whole batch from the newer state)."""
-        watches: list[Watch] = []
+        watches: list[Watch] = [self.repository.get(ident) for ident in idents]
+        judgements = [watch.fire(now) for watch in watches]
+        raised = storage.existing(self, (alert_id(f.alert_key) for j in judgements
+                                         for f in j.findings))  # one query for the batch
         alerts: dict[UUID, Alert] = {}
-        for ident in idents:
-            watch: Watch = self.repository.get(ident)
-            self._apply(watch.fire(now), watch, alerts)
-            watches.append(watch)
+        for watch, judgement in zip(watches, judgements, strict=True):
+            self._apply(judgement, watch, alerts, raised)
         self.save(*watches, *alerts.values())
         with self._lock:
             for watch in watches:
