@@ -27,7 +27,7 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos.run $(if $(SEED),--seed $(SEED)) --seeds $(or $(SEEDS),1)
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -143,6 +143,18 @@ def _close(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     return replace(s, closed_at=fact.time, supplement_pending=False, working_days_used=used)
 
 
+def _reject(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
+    """A rejection closes the case. One at the window without an acceptance (不予受理)
+    names the matter, window and staff no acceptance named; the case keeps what an
+    earlier acceptance or notice named."""
+    data = fact.data
+    s = replace(s, matter_code=s.matter_code or data.get("matter_code"),
+                matter_name=s.matter_name or data.get("matter_name"),
+                window_id=s.window_id or data.get("window_id"),
+                staff_id=s.staff_id or data.get("staff_id"))
+    return _close(s, fact, calendar)
+
+
 def _rate(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     grade = int(fact.data["satisfaction"])
     return replace(s, rating=grade, rating_bad_open=grade >= 4)
@@ -166,7 +178,7 @@ HANDLERS: dict[str, Handler] = {
     "case.suspended": _stop_clock,
     "case.resumed": _restart_clock,
     "case.extended": _extend,
-    "case.rejected": _close,
+    "case.rejected": _reject,
     "case.completed": _close,
     "case.delivered": _status_only,
     "case.returned": _close,

@@ -43,9 +43,18 @@ HALL_TYPES = (
     "inquiry.recorded",
     "complaint.received",
     "complaint.resolved",
+    "liaison.reported",
+    "register.entry_recorded",
+    "inspection.recorded",
 )
 ALL_TYPES = CASE_TYPES + HALL_TYPES
-OPENING_TYPES = ("case.accepted", "case.tolerance_accepted", "case.notice_issued")
+# A case's first event: a notice, an acceptance, or a refusal at the window without an
+# acceptance (不予受理, measures art. 17(7)).
+OPENING_TYPES = ("case.accepted", "case.tolerance_accepted", "case.notice_issued",
+                 "case.rejected")
+# Records only the bureau makes (its inspections, measures art. 24): a hall's key may not
+# post them, and the bureau's key may post nothing else.
+BUREAU_TYPES = ("inspection.recorded",)
 
 # Fields of ``data.applicant`` that hold personal data: stored encrypted, and masked
 # before anything leaves the event store (Kafka, ClickHouse), keeping this many leading
@@ -57,6 +66,18 @@ _SOURCE = re.compile(r"^/halls/([A-Za-z0-9_-]{1,64})$")
 
 def short_type(ce_type: str) -> str:
     return ce_type.removeprefix(TYPE_PREFIX)
+
+
+def check_author(envelope: dict[str, Any], role: str) -> None:
+    """Raise Forbidden (403, field ``type``) unless a key of ``role`` may post this
+    event's type: the bureau posts its inspections and only those; halls all the rest."""
+    name = short_type(str(envelope.get("type", "")))
+    if role == "bureau" and name not in BUREAU_TYPES:
+        raise Forbidden(f"a bureau key records only {', '.join(BUREAU_TYPES)}; "
+                        f"{name} comes from the hall's system", "type")
+    if role != "bureau" and name in BUREAU_TYPES:
+        raise Forbidden(f"{name} is recorded by the bureau: a hall key may not post it",
+                        "type")
 
 
 def parse_time(text: str, field: str = "time") -> datetime:

@@ -44,13 +44,20 @@ def _next(table: dict[str, tuple[tuple[str | None, ...], str]], state: str | Non
     return after
 
 
-def _check_service_times(fact: Fact) -> None:
-    """An after-hours service cannot end before it starts (refused, 422)."""
-    start = catalogue.parse_time(str(fact.data.get("start", "")), "data.start")
-    end = catalogue.parse_time(str(fact.data.get("end", "")), "data.end")
+# Records stating a span of time: (start field, end field, what the span is).
+SPANS = {"service.after_hours": ("start", "end", "the service"),
+         "liaison.reported": ("period_start", "period_end", "the period reported")}
+
+
+def _check_span(fact: Fact) -> None:
+    """A span of time (an after-hours service, a liaison report's period) cannot end
+    before it starts (refused, 422, naming the end field)."""
+    first, last, what = SPANS[fact.type]
+    start = catalogue.parse_time(str(fact.data.get(first, "")), f"data.{first}")
+    end = catalogue.parse_time(str(fact.data.get(last, "")), f"data.{last}")
     if end < start:
-        raise InvalidEvent(f"the service ends at {end.isoformat()}, before it starts at "
-                           f"{start.isoformat()}", "data.end")
+        raise InvalidEvent(f"{what} ends at {end.isoformat()}, before it starts at "
+                           f"{start.isoformat()}", f"data.{last}")
 
 
 class HallStream(Aggregate):
@@ -62,8 +69,8 @@ class HallStream(Aggregate):
 
     @classmethod
     def open(cls, fact: Fact, recorded_at: datetime | None = None) -> HallStream:
-        if fact.type == "service.after_hours":
-            _check_service_times(fact)
+        if fact.type in SPANS:
+            _check_span(fact)
         key = stream_key(fact)
         return cls(key=key, hall_id=fact.hall_id, fact=fact.envelope,
                    state=_next({**POST, **COMPLAINT}, None, fact.type),

@@ -84,6 +84,9 @@ EVENTS: dict[str, str] = {
     "inquiry.recorded": "咨询登记",
     "complaint.received": "收到投诉",
     "complaint.resolved": "投诉办结",
+    "liaison.reported": "业务联络人报送",
+    "register.entry_recorded": "意见簿/申诉登记",
+    "inspection.recorded": "考核检查",
 }
 
 ACTIONS: dict[str, str] = {"acknowledge": "签收", "notice": "督办", "resolve": "办结"}

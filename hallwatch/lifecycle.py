@@ -33,7 +33,8 @@ TRANSITIONS: dict[str, tuple[tuple[str | None, ...], str]] = {
     "case.suspended": ((ACCEPTED,), SUSPENDED),
     "case.resumed": ((SUSPENDED,), ACCEPTED),
     "case.extended": ((ACCEPTED, SUSPENDED), SAME),
-    "case.rejected": ((NOTICED, ACCEPTED, SUSPENDED), REJECTED),
+    # None: refused at the window without an acceptance (不予受理, measures art. 17(7)).
+    "case.rejected": ((None, NOTICED, ACCEPTED, SUSPENDED), REJECTED),
     "case.completed": ((ACCEPTED,), COMPLETED),
     "case.delivered": ((COMPLETED,), DELIVERED),
     "case.returned": ((NOTICED, ACCEPTED, SUSPENDED), RETURNED),

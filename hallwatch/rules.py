@@ -16,6 +16,13 @@ YELLOW, RED, FINDING = "yellow", "red", "finding"
 STANDS = "nothing: it stands"
 BY_HAND = "the bureau, by hand, with a reason (every alert)"
 DIRECTORY = "with a directory loaded: "
+# Why two timers that read nothing of the directory still wait for one.
+TIMERS_NEED_DIRECTORY = (
+    "Why only with a directory: this timer reads nothing of the directory itself. It "
+    "waits for one because issue 8 §1 introduced it among the findings judged against "
+    "the bureau's published reference data, and so that facts recorded before the bureau "
+    "loaded its first directory (and the bulletins already counted from them) keep the "
+    "judgements they had.")
 TIMELY_REPORT = ("a timely report (recorded within `report_late_hours`) showing that {what} "
                  "happened before the alert's moment")
 
@@ -120,16 +127,21 @@ _RULES = (
     Rule("decision.not_delivered", FINDING,
          "a decision was not delivered within the statutory delivery period",
          "行政许可法 art. 44 (working days by its art. 82); limit `delivery_working_days`",
-         DIRECTORY + "timer: a `case.completed` with no `case.delivered` within the limit",
+         DIRECTORY + "timer: a `case.completed` with no `case.delivered` within the limit. "
+         + TIMERS_NEED_DIRECTORY,
          "the end of the last allowed working day",
          TIMELY_REPORT.format(what="the delivery")),
     Rule("after_hours.unrecorded", FINDING,
          "an out-of-hours acceptance or completion with no after-hours service record",
          "measures art. 17(5) 延时服务; art. 11 (office hours); limit `report_late_hours`",
          DIRECTORY + "timer: a `case.accepted`, `case.tolerance_accepted` or "
-         "`case.completed` out of "
-         "office hours, and no `service.after_hours` naming the case in `case_numbers` "
-         "within `report_late_hours`", "the act's time plus `report_late_hours`",
+         "`case.completed` out of office hours, and no `service.after_hours` of the same "
+         "hall covering it within `report_late_hours`: a record covers an act when it "
+         "names the case in `case_numbers`, or when it was kept at the act's window "
+         "(the case's accepting window) over a `start`–`end` span containing the act's "
+         "time; a record typed in before the act covers it too (kept 31 days). Each "
+         "uncovered act is its own finding, naming its case and window. "
+         + TIMERS_NEED_DIRECTORY, "the act's time plus `report_late_hours`",
          TIMELY_REPORT.format(what="the after-hours record")),
     Rule("matter.not_in_catalogue", FINDING,
          "a matter outside the published catalogue was accepted (目录之外无审批)",

@@ -30,6 +30,10 @@ states; hallwatch's own events are always timely.
   stand once raised; void only when a timely report shows that what the timer waited
   for (the supplement, the resumption, the return to the post, the resolution, the
   rectification) happened before the finding's moment.
+- ``after_hours.unrecorded``: judged by the hall's after-hours watch
+  (``after_hours/{hall}``), one timer per uncovered out-of-hours act; stands once raised,
+  void only when a timely after-hours record covering the act arrives before the
+  finding's moment (see ``_judge_after_hours``).
 - Every other finding stands.
 """
 
@@ -46,7 +50,7 @@ from eventsourcing.domain import Aggregate, event
 from hallwatch import lifecycle
 from hallwatch.calendar import WorkCalendar, local_date
 from hallwatch.case import NAMESPACE
-from hallwatch.catalogue import parse_time
+from hallwatch.catalogue import BUREAU_TYPES, parse_time
 from hallwatch.directory import Directory
 from hallwatch.published import DEADLINE_RECOMPUTED, HallMessage
 from hallwatch.rules import CLEARS_WHEN_CLOSED, RuleSet
@@ -54,6 +58,10 @@ from hallwatch.summary import CaseSummary
 
 AFTER_HOURS = "service.after_hours"
 AFTER_HOURS_ACTS = ("case.accepted", "case.tolerance_accepted", "case.completed")
+AFTER_HOURS_WATCH = "after_hours"  # one per hall: its out-of-hours acts and records
+UNRECORDED = "after_hours.unrecorded"
+# How long the hall's after-hours watch keeps a record for acts typed in after it.
+SPAN_KEPT = timedelta(days=31)
 DEADLINE_RULES = ("deadline.warning", "deadline.overdue", "immediate.not_same_day")
 YELLOW_RULE = "deadline.warning"
 RED_RULES = ("deadline.overdue", "immediate.not_same_day")
@@ -119,6 +127,31 @@ class OpenAlert:
 
 
 @dataclass(frozen=True)
+class Span:
+    """An after-hours service record as the hall's after-hours watch keeps it: which
+    window, from when to when, and the cases it names (measures art. 17(5))."""
+
+    window_id: str
+    start: datetime
+    end: datetime
+    case_numbers: tuple[str, ...] = ()
+
+    def covers(self, case_no: str, window_id: str | None, moment: datetime) -> bool:
+        """It names the case, or the act happened at its window within its span."""
+        return case_no in self.case_numbers or (
+            window_id == self.window_id and self.start <= moment <= self.end)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"window_id": self.window_id, "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "case_numbers": list(self.case_numbers)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Span:
+        return cls(str(data["window_id"]), datetime.fromisoformat(data["start"]),
+                   datetime.fromisoformat(data["end"]), tuple(data.get("case_numbers") or ()))
+
+
+@dataclass(frozen=True)
 class Context:
     """Whom the watch's alerts concern (copied into each alert it raises)."""
 
@@ -142,7 +175,8 @@ class WatchState:
 
     ``raised``: "rule@moment" of every timer already raised (never raised twice);
     ``first_notice``: the first written list of missing materials; ``due_at``: the case's
-    due moment as last judged; ``last_position``: the store position last judged."""
+    due moment as last judged; ``last_position``: the store position last judged;
+    ``spans``: the after-hours service records a hall's after-hours watch still keeps."""
 
     timers: Mapping[str, Timer] = field(default_factory=dict)
     raised: tuple[str, ...] = ()
@@ -151,6 +185,7 @@ class WatchState:
     context: Context = field(default_factory=Context)
     due_at: datetime | None = None
     last_position: int = 0
+    spans: tuple[Span, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +197,7 @@ class WatchState:
             "context": self.context.as_dict(),
             "due_at": self.due_at.isoformat() if self.due_at else None,
             "last_position": self.last_position,
+            "spans": [span.as_dict() for span in self.spans],
         }
 
     @classmethod
@@ -175,7 +211,8 @@ class WatchState:
             first_notice=tuple(notice) if notice is not None else None,
             context=Context.from_dict(data.get("context") or {}),
             due_at=_moment(data.get("due_at")),
-            last_position=int(data.get("last_position") or 0))
+            last_position=int(data.get("last_position") or 0),
+            spans=tuple(Span.from_dict(span) for span in data.get("spans") or ()))
 
     def next_timer(self) -> datetime | None:
         return min((t.at for t in self.timers.values()), default=None)
@@ -183,19 +220,25 @@ class WatchState:
 
 @dataclass(frozen=True)
 class Finding:
+    """``about``: whom the finding concerns beyond the watch's context (a hall's
+    after-hours watch names the case and window of each act it judges)."""
+
     rule: str
     raised_at: str
     evidence: list[str]
     detail: str
     alert_key: str
+    about: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["about"] = dict(self.about)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
         return cls(str(data["rule"]), str(data["raised_at"]), list(data["evidence"]),
-                   str(data["detail"]), str(data["alert_key"]))
+                   str(data["detail"]), str(data["alert_key"]), dict(data.get("about") or {}))
 
 
 @dataclass(frozen=True)
@@ -234,10 +277,11 @@ class _Judging:
         self.state = replace(self.state, **changes)
 
     def finding(self, rule: str, at: datetime, evidence: list[str], detail: str,
-                unique: str) -> str:
+                unique: str, about: Mapping[str, str] | None = None) -> str:
         """Raise ``rule`` at ``at``; returns the alert's key."""
         key = f"{self.key}/{rule}/{unique}"
-        self.judgement.findings.append(Finding(rule, at.isoformat(), evidence, detail, key))
+        self.judgement.findings.append(Finding(rule, at.isoformat(), evidence, detail, key,
+                                               dict(about or {})))
         return key
 
     def set_timer(self, rule: str, at: datetime, since: datetime, evidence: str,
@@ -302,8 +346,14 @@ class _Judging:
                 self.clear(YELLOW_RULE, raised_at, "superseded by deadline.overdue")
             if rule == YELLOW_RULE:
                 self.clear(rule, raised_at, "superseded by a later deadline")
-            key = self.finding(rule, raised_at, list(timer.evidence), timer.detail,
-                               timer.at.isoformat())
+            # A timer of one act among many (a hall's after-hours watch) is keyed
+            # "rule#case#window": the alert is the rule's, about that case and window.
+            rule_id, _, act = rule.partition("#")
+            case_no, _, window_id = act.partition("#")
+            about = {"case_no": case_no, "window_id": window_id} if act else {}
+            unique = f"{case_no}/{timer.at.isoformat()}" if act else timer.at.isoformat()
+            key = self.finding(rule_id, raised_at, list(timer.evidence), timer.detail, unique,
+                               {k: v for k, v in about.items() if v})
             # Followed until what the timer waited for happens (see the module docstring).
             self.update(open_alerts={**self.state.open_alerts,
                                      rule: OpenAlert(key, raised_at)})
@@ -371,7 +421,11 @@ class Watch(Aggregate):
         ``directory``: the bureau's current directory; without one, the rules that need
         it do not judge."""
         last = self.state.last_position
-        if message.position and message.position <= last:
+        # A hall's after-hours watch hears from every partition (cases and records), in
+        # no order across them: it is not guarded by position, and judging a message
+        # twice changes nothing there (a kept span, a timer or a stop is idempotent).
+        shared = self.key.startswith(AFTER_HOURS_WATCH + "/")
+        if message.position and message.position <= last and not shared:
             return Judgement()
         judging = _Judging(self.key, self.state)
         judging.expire(message.time)  # clocks that ran out before this fact happened
@@ -425,11 +479,18 @@ def timers_in(recorded: Any) -> Mapping[str, Timer]:
 
 
 def watch_keys(message: HallMessage) -> list[str]:
-    """The watches that judge a message: its own, and for an after-hours service record
-    the watch of every case it names (measures art. 17(5))."""
+    """The watches that judge a message: its own, and the hall's after-hours watch for
+    an after-hours service record and for an acceptance or completion out of office
+    hours (measures art. 17(5)). A record also reaches the watch of every case it names:
+    cases judged before the hall's after-hours watch existed wait there."""
     keys = [message.watch_key]
+    hall = message.hall_id
     if message.type == AFTER_HOURS:
         keys += [f"case/{case_no}" for case_no in message.data.get("case_numbers") or ()]
+        keys.append(f"{AFTER_HOURS_WATCH}/{hall}")
+    elif message.type in AFTER_HOURS_ACTS and message.case is not None \
+            and message.case.office_hours == "out":
+        keys.append(f"{AFTER_HOURS_WATCH}/{hall}")
     return keys
 
 
@@ -485,6 +546,8 @@ def _note_context(j: _Judging, f: _Fact) -> None:
 def _check_report_delay(j: _Judging, f: _Fact) -> None:
     limit = timedelta(hours=f.rules.report_late_hours)
     message = f.message
+    if message.type in BUREAU_TYPES:
+        return  # the bureau's own inspection record: no hall reported anything late
     if not f.timely:
         j.finding("report.late", f.moment + limit, [message.id],
                   f"happened {f.moment.isoformat()}, recorded "
@@ -562,7 +625,8 @@ def _check_complaint_resolved(j: _Judging, f: _Fact) -> None:
 
 # Checks of one hall action, by subject: a case's own records (its clocks come after,
 # in CASE_CLOCKS), a post, a complaint. One-off records (after-hours services,
-# inquiries) have no check beyond the reporting delay.
+# inquiries, liaison reports, comment-book and appeal-register entries) have no check
+# beyond the reporting delay; the bureau's inspections have none at all.
 CASE_CHECKS: dict[str, Check] = {
     "case.tolerance_accepted": _check_tolerance_list,
     "case.notice_issued": _check_notice,
@@ -586,6 +650,9 @@ def _judge_message(j: _Judging, message: HallMessage, rules: RuleSet,
     f = _Fact(message, rules, calendar, directory)
     if message.type == AFTER_HOURS and j.key.startswith("case/"):
         _check_after_hours_record(j, f)  # a record naming this case: nothing else here
+        return
+    if j.key.startswith(AFTER_HOURS_WATCH + "/"):
+        _judge_after_hours(j, f)  # the hall's after-hours watch: nothing else here
         return
     _note_context(j, f)
     _check_report_delay(j, f)
@@ -748,21 +815,49 @@ def _decision(j: _Judging, f: _Fact, case: CaseSummary) -> None:
                clear_why=f"the case was {case.status}")
 
 
-def _after_hours_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
-    """An acceptance or completion out of office hours is covered by an after-hours
-    service record naming the case (measures art. 17(5)) within the reporting delay."""
-    if f.directory is None or f.message.type not in AFTER_HOURS_ACTS \
-            or case.office_hours != "out":
+def _judge_after_hours(j: _Judging, f: _Fact) -> None:
+    """A hall's after-hours watch (measures art. 17(5)): an acceptance or completion out
+    of office hours must be covered, within the reporting delay, by an after-hours
+    service record that names the case in ``case_numbers`` or was kept at the act's
+    window over a span (``start``–``end``) containing the act's time. Records are kept
+    ``SPAN_KEPT`` for acts typed in after them; each act waits on a timer of its own."""
+    message = f.message
+    j.update(context=replace(j.state.context, hall_id=message.hall_id))
+    # The watch lives as long as its hall: forget acts raised long ago (an alert id is
+    # derived from its rule and moment, so a very late redelivery still raises nothing
+    # twice), keeping the state each judgement records small.
+    horizon = f.moment - SPAN_KEPT
+    recent = tuple(r for r in j.state.raised
+                   if datetime.fromisoformat(r.rsplit("@", 1)[1]) >= horizon)
+    if recent != j.state.raised:
+        j.update(raised=recent)
+    if message.type == AFTER_HOURS:
+        span = Span(str(f.data["window_id"]), parse_time(str(f.data["start"])),
+                    parse_time(str(f.data["end"])), tuple(f.data.get("case_numbers") or ()))
+        kept = tuple(s for s in j.state.spans if s.end >= span.end - SPAN_KEPT and s != span)
+        j.update(spans=(*kept, span))
+        for key, timer in list(j.state.timers.items()):
+            _, case_no, window_id = key.split("#")
+            if span.covers(case_no, window_id or None, timer.since):
+                j.stop(key, f.moment, f.timely, "an after-hours service record covered it")
+        return
+    case = message.case
+    if f.directory is None or case is None:
         return  # judged only with the bureau's reference data loaded (docs/rules.md)
-    if "after_hours.unrecorded" in j.state.timers:
-        return  # the record that covers the earlier act is still awaited
-    j.set_timer("after_hours.unrecorded", f.moment + timedelta(hours=f.rules.report_late_hours),
-                f.moment, f.message.id, f"{f.message.type} at {f.moment.isoformat()}")
+    window = case.window_id or ""
+    if any(s.covers(message.subject, window or None, f.moment) for s in j.state.spans):
+        return  # a record already kept covers it
+    key = f"{UNRECORDED}#{message.subject}#{window}"
+    if key in j.state.timers:
+        return  # the record that covers the case's earlier act is still awaited
+    j.set_timer(key, f.moment + timedelta(hours=f.rules.report_late_hours), f.moment,
+                message.id, f"{message.type} at {f.moment.isoformat()}")
 
 
 def _check_after_hours_record(j: _Judging, f: _Fact) -> None:
-    j.stop("after_hours.unrecorded", f.moment, f.timely,
-           "an after-hours service record covered it")
+    """A record naming a case whose own watch waits for one (judged before each hall
+    had its after-hours watch)."""
+    j.stop(UNRECORDED, f.moment, f.timely, "an after-hours service record covered it")
 
 
 def _delivery_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
@@ -779,5 +874,4 @@ def _delivery_clock(j: _Judging, f: _Fact, case: CaseSummary) -> None:
 
 
 CASE_CLOCKS: tuple[CaseClock, ...] = (_deadline_clock, _supplement_clock, _procedure_clock,
-                                      _rating_clock, _decision, _delivery_clock,
-                                      _after_hours_clock)
+                                      _rating_clock, _decision, _delivery_clock)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from hallwatch.calendar import YearRules
+from hallwatch.catalogue import check_author
 from hallwatch.errors import DomainError, InvalidEvent
 from services.common.auth import Keyring, Principal
 from services.common.http import (
@@ -221,10 +222,12 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
            ) -> APIRouter:
     """``floor``: the earliest moment any event or query may name."""
     api = APIRouter(tags=["intake"])
-    Hall = Annotated[Principal, Depends(keys.requires("hall"))]
+    # Halls post their actions; the bureau posts its inspections (catalogue.check_author).
+    Hall = Annotated[Principal, Depends(keys.requires("hall", "bureau"))]
 
-    def check(envelope: Any) -> dict[str, Any]:
+    def check(envelope: Any, principal: Principal) -> dict[str, Any]:
         validation.validate(envelope, floor)
+        check_author(envelope, principal.role)
         return envelope  # type: ignore[no-any-return]
 
     @api.post("/v1/events", status_code=201, response_model=Stored,
@@ -233,8 +236,10 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
                          **documented(400, 403, 409, 413, 415, 422)},
               openapi_extra=EVENT_BODY)
     async def post_event(request: Request, response: Response, principal: Hall) -> Stored:
-        """A hall (hall key) records one action. Idempotent on the event id: the same
-        event again answers 200 with the first answer."""
+        """A hall (hall key) records one action; the bureau (bureau key) records an
+        inspection of a hall (inspection.recorded only; a hall key gets 403 for it).
+        Idempotent on the event id: the same event again answers 200 with the first
+        answer."""
         request.state.hall = principal.hall  # labels of the refusal metric, if refused
         content_type = request.headers.get("content-type")
         body = await read_body(request, MAX_EVENT_BYTES)
@@ -245,7 +250,7 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
             check_media(content_type, MEDIA_TYPES)
             envelope = decode(body)
         request.state.event = envelope
-        check(envelope)
+        check(envelope, principal)
         with REQUEST_SECONDS.time():
             result = await run_in_threadpool(store.record, envelope, principal.hall)
         if result.created:
@@ -256,9 +261,10 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
     @api.post("/v1/events:batch", response_model=BatchAnswer,
               responses=documented(400, 403, 413, 415), openapi_extra=BATCH_BODY)
     async def post_batch(request: Request, principal: Hall) -> BatchAnswer:
-        """Many events (hall key); one result a line, in order. Each line is stored whole
-        or not at all; a bad line does not stop the others; a line that failed for an
-        internal reason says so (status 500: send it again) while the others keep theirs."""
+        """Many events (hall key; bureau key: inspections); one result a line, in order.
+        Each line is stored whole or not at all; a bad line does not stop the others; a
+        line that failed for an internal reason says so (status 500: send it again) while
+        the others keep theirs."""
         media = check_media(request.headers.get("content-type"), BATCH_MEDIA_TYPES)
         items = batch_items(media, await read_body(request, MAX_BATCH_BYTES))
         if len(items) > MAX_BATCH_EVENTS:
@@ -267,7 +273,8 @@ def router(store: HallStore, keys: Keyring, floor: date = validation.DEFAULT_FLO
         valid: list[tuple[int, dict[str, Any]]] = []
         for index, item in enumerate(items):
             try:
-                valid.append((index, check(decode(item) if isinstance(item, bytes) else item)))
+                valid.append((index, check(decode(item) if isinstance(item, bytes) else item,
+                                           principal)))
             except DomainError as refused:
                 answers[index] = refusal(refused, principal.hall)
         results: list[Recorded | Exception]

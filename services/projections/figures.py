@@ -133,6 +133,26 @@ COUNTS: tuple[Figure, ...] = (
       "bad reviews rectified within the local limit"),
     F("late_reports", "迟报事件数", "count(alert: rule = report.late, raised_at ∈ P)",
       "events recorded long after they happened (体外循环 suspicion)"),
+    # Refusals at the window (measures art. 17(7) 否定备案) and the bureau's inspections
+    # (art. 24, conduct arts. 19–21).
+    F("window_refusals", "不予受理件数",
+      "count(event: case.rejected, time ∈ P, the case never accepted)",
+      "refusals at the window without an acceptance (不予受理): a case whose first event "
+      "(or first after a one-time notice) is its rejection; also counted in `rejections`"),
+    F("window_refusals_out_of_scope", "不予受理·不属于受理范围",
+      "window_refusals with category out_of_scope", "the matter is not the hall's"),
+    F("window_refusals_time_limit_exceeded", "不予受理·超过法定时限",
+      "window_refusals with category time_limit_exceeded",
+      "the statutory time limit for applying had passed"),
+    F("window_refusals_non_compliant", "不予受理·不符合法定条件",
+      "window_refusals with category non_compliant",
+      "the application did not meet the conditions"),
+    F("inspections", "考核检查次数", "count(event: inspection.recorded, time ∈ P)",
+      "the bureau's appraisals, inspections and spot checks (考核、检查、抽查) of the unit"),
+    F("inspection_breaches", "检查发现违规项数",
+      "Σ over inspections of count(item: result = breach)",
+      "items of those inspections found in breach (着装、手机、离岗、文明用语…): the "
+      "conduct findings"),
 )
 
 RATES: tuple[Figure, ...] = (

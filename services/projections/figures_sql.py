@@ -75,6 +75,9 @@ HWCASE = "JSONExtractString(cloudevent, 'hwcase')"
 SATISFACTION = "JSONExtractInt(cloudevent, 'data', 'satisfaction')"
 ON_TOLERANCE_CASE = f"JSONExtractInt({HWCASE}, 'supplement_days') > 0"
 COMPLAINT_NO = "JSONExtractString(cloudevent, 'data', 'complaint_no')"
+# A rejection of a case that was never accepted (不予受理): its summary has no acceptance.
+WINDOW_REFUSAL = (f"(type = 'case.rejected' AND "
+                  f"JSONExtractString({HWCASE}, 'accepted_at') = '')")
 
 EVENTS = f"""
 SELECT {{keys}},
@@ -108,7 +111,18 @@ SELECT {{keys}},
                           WHERE type = 'case.rating_rectified')
           AND subject NOT IN (SELECT case_no FROM {DATABASE}.alerts FINAL
                               WHERE rule = 'rating.rectification_overdue'
-                              AND status != 'void')) AS bad_reviews_rectified_on_time
+                              AND status != 'void')) AS bad_reviews_rectified_on_time,
+  countIf({WINDOW_REFUSAL}) AS window_refusals,
+  countIf({WINDOW_REFUSAL} AND {DATA.format(field="'category'")} = 'out_of_scope')
+    AS window_refusals_out_of_scope,
+  countIf({WINDOW_REFUSAL} AND {DATA.format(field="'category'")} = 'time_limit_exceeded')
+    AS window_refusals_time_limit_exceeded,
+  countIf({WINDOW_REFUSAL} AND {DATA.format(field="'category'")} = 'non_compliant')
+    AS window_refusals_non_compliant,
+  countIf(type = 'inspection.recorded') AS inspections,
+  sumIf(length(arrayFilter(item -> JSONExtractString(item, 'result') = 'breach',
+                           JSONExtractArrayRaw(cloudevent, 'data', 'items'))),
+        type = 'inspection.recorded') AS inspection_breaches
 FROM {DATABASE}.events FINAL WHERE {_in('time')} GROUP BY {{group}}"""
 
 FINDING_RULES = sorted(rule.id for rule in RULES.values() if rule.severity == FINDING)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -160,6 +161,42 @@ class Live:
             page.append(item)
         following = encode_cursor(page[-1]["case_no"]) if len(page) == limit else None
         return {"cases": page, "count": len(page), "next": following}
+
+
+# The hall's records beside its cases, as one list per hall: first inquiries and their
+# referrals (measures art. 17(1)), liaison reports (art. 22), comment-book and
+# appeal-register entries (art. 10), and the bureau's inspections (art. 24).
+RECORD_TYPES = ("inquiry.recorded", "liaison.reported", "register.entry_recorded",
+                "inspection.recorded")
+REFERRED = "JSONExtractString(cloudevent, 'data', 'outcome') = 'referred'"
+
+
+def records(client: Any, hall: str, kinds: tuple[str, ...], referred_only: bool,
+            limit: int) -> dict[str, Any]:
+    """The newest ``limit`` records of ``hall`` of the ``kinds`` given (each a type of
+    RECORD_TYPES), newest first, with how many of each kind the hall has in all (and how
+    many inquiries were referred). ``referred_only``: only inquiries referred elsewhere.
+    Each record is the published event: type, subject, time, window, staff and data."""
+    params: dict[str, Any] = {"hall": hall, "kinds": list(kinds), "limit": limit}
+    where = "hall_id = {hall:String} AND type IN {kinds:Array(String)}"
+    counted = client.query(
+        f"SELECT type, count(), countIf({REFERRED}) FROM {DATABASE}.events FINAL "
+        f"WHERE {where} GROUP BY type", parameters=params).result_rows
+    counts = dict.fromkeys(kinds, 0)
+    referrals = 0
+    for kind, n, referred in counted:
+        counts[str(kind)] = int(n)
+        referrals += int(referred) if kind == "inquiry.recorded" else 0
+    if referred_only:
+        where += f" AND type = 'inquiry.recorded' AND {REFERRED}"
+    rows = client.query(
+        f"SELECT id, type, subject, time, window_id, staff_id, "
+        f"JSONExtractRaw(cloudevent, 'data') FROM {DATABASE}.events FINAL WHERE {where} "
+        f"ORDER BY time DESC, id LIMIT {{limit:UInt32}}", parameters=params).result_rows
+    page = [{"id": r[0], "type": r[1], "subject": r[2],
+             "time": r[3].astimezone(CHINA_TZ).isoformat(), "window_id": r[4] or None,
+             "staff_id": r[5] or None, "data": json.loads(r[6])} for r in rows]
+    return {"hall_id": hall, "counts": counts, "referrals": referrals, "records": page}
 
 
 def _fill(sql: str, parts: dict[str, str]) -> str:

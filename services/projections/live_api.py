@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from hallwatch.errors import Forbidden, InvalidEvent
 from services.common.auth import Keyring, Principal
-from services.projections.live import LIGHTS, Live, decode_cursor
+from services.projections.live import LIGHTS, RECORD_TYPES, Live, decode_cursor, records
 from services.projections.views import Views
 
 STATUSES = ("noticed", "accepted", "suspended", "completed", "delivered", "rejected",
@@ -44,6 +44,20 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime]) -> APIRou
         now = clock()
         windows = live.units("window", now, _own_hall(principal, hall))
         return {"as_of": now.isoformat(), "hall_id": hall, "windows": windows}
+
+    @api.get("/v1/halls/{hall}/records")
+    def get_records(principal: Reader, hall: str, type: str | None = None,
+                    referred: bool = False, limit: int = Query(100, ge=1, le=1000)
+                    ) -> dict[str, Any]:
+        """A hall's records, newest first: first inquiries and referrals, liaison reports,
+        comment-book and appeal-register entries, the bureau's inspections (``type``: one
+        of them; ``referred=true``: only inquiries referred elsewhere), with the count of
+        each kind. A hall key reads its own hall only."""
+        if type is not None and type not in RECORD_TYPES:
+            raise InvalidEvent(f"must be one of {', '.join(RECORD_TYPES)}", "type")
+        kinds = (type,) if type else RECORD_TYPES
+        return records(views.client, _own_hall(principal, hall) or hall, kinds, referred,
+                       limit)
 
     @api.get("/v1/cases")
     def get_cases(principal: Reader, hall: str | None = None, window: str | None = None,

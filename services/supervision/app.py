@@ -255,7 +255,7 @@ class Supervision(EventSourcedProjection[UUID]):
             ident = alert_id(finding.alert_key)
             if ident in alerts or ident in raised:
                 continue  # that rule, at that moment, was raised already
-            context = watch.state.context.as_dict()
+            context = {**watch.state.context.as_dict(), **finding.about}
             if self.directory is not None:  # which directory the judgement used
                 context["directory_version"] = self.directory.version
             alerts[ident] = Alert(

@@ -77,6 +77,17 @@ HALL_EVENTS = [  # one of each type a hall sends, in an order the rules accept
                                           "content": "排队久"}),
     event("complaint.resolved", "S01", "2026-10-10T10:00:00+08:00",
           {"complaint_no": "TS-1", "resolution": "已改进"}),
+    event("case.rejected", "C6", T, {"category": "out_of_scope", "reason": "不属于本厅",
+                                     "window_id": "W02", "staff_id": "S02"}),
+    event("liaison.reported", "S05", T, {"liaison_staff_id": "S05",
+                                         "period_start": "2026-09-01T00:00:00+08:00",
+                                         "period_end": "2026-09-30T23:59:59+08:00",
+                                         "summary": "九月受理情况"}),
+    event("register.entry_recorded", "W01", T, {"book": "comment_book", "entry_no": "YJ-1",
+                                                "kind": "praise", "content": "服务热情"}),
+    event("inspection.recorded", "W01", T, {"inspector": "bureau-li", "kind": "spot_check",
+                                            "items": [{"item": "dress", "result": "pass"}],
+                                            "outcome": "satisfactory"}),
 ]
 YEAR_2027 = {"year": 2027, "reference": "国办发明电〔2026〕9号",
              "holidays": ["2027-01-01", "2027-01-04"], "workdays": []}

@@ -196,3 +196,24 @@ def test_a_provisional_supplement_deadline_is_recomputed_when_its_year_loads():
     assert case.summary.provisional is False
     assert not case.needs_recompute(2027)
     assert case.needs_recompute(2027, reload=True)  # a corrected notice would move it again
+
+
+def test_a_refusal_at_the_window_opens_and_closes_a_case_with_no_acceptance():
+    refusal = event("case.rejected", "C9", "2026-11-03T10:15:00+08:00", {
+        "category": "out_of_scope", "reason": "不属于本厅受理范围", "matter_code": "M0001",
+        "matter_name": "不动产转移登记", "window_id": "W02", "staff_id": "S02"})
+    case = open_case(refusal)
+    s = case.summary
+    assert (s.status, s.accepted_at, s.due_at, s.working_days_used) == (
+        "rejected", None, None, None)
+    assert (s.window_id, s.staff_id, s.matter_code) == ("W02", "S02", "M0001")
+    assert s.closed_at.isoformat() == "2026-11-03T10:15:00+08:00"
+    with pytest.raises(ImpossibleSequence, match="rejected"):
+        case.record(fact(accepted("C9", "2026-11-03T10:20:00+08:00")), CAL, SEASONS, KEY)
+
+
+def test_a_rejection_after_acceptance_keeps_the_accepting_window():
+    case = open_case(accepted("C1"))
+    case.record(fact(event("case.rejected", "C1", "2026-10-09T10:00:00+08:00", {
+        "category": "non_compliant", "reason": "r", "window_id": "W09"})), CAL, SEASONS, KEY)
+    assert case.summary.window_id == "W01"

@@ -238,6 +238,38 @@ def test_rejection_incomplete__names_what_is_missing():
     assert finding.detail == "missing: legal_basis, review_rights_told"
 
 
+def test_rejection_incomplete__a_refusal_at_the_window_without_acceptance_is_judged_too():
+    hall = Hall()
+    hall.send(event("case.rejected", "C2", "2026-11-03T10:15:00+08:00", {
+        "category": "out_of_scope", "reason": "不属于本厅受理范围", "window_id": "W02",
+        "staff_id": "S02", "legal_basis": "《行政许可法》第三十二条", "notice_no": "BY-7",
+        "review_rights_told": True}))
+    assert hall.findings == []  # complete: nothing to find, no clock to run
+    assert hall.watches["case/C2"].state.timers == {}
+    hall.send(event("case.rejected", "C3", "2026-11-03T11:00:00+08:00", {
+        "category": "out_of_scope", "reason": "不属于本厅受理范围", "window_id": "W02",
+        "staff_id": "S02"}))
+    (finding,) = hall.raised("rejection.incomplete")
+    assert finding.detail == "missing: legal_basis, notice_no, review_rights_told"
+    assert finding.raised_at == "2026-11-03T11:00:00+08:00"
+    assert hall.watches["case/C3"].state.context.window_id == "W02"
+
+
+def test_the_bureaus_inspection_typed_in_days_later_is_no_late_report_of_the_hall():
+    hall = Hall()
+    hall.send(event("inspection.recorded", "W01", "2026-11-03T10:00:00+08:00", {
+        "inspector": "bureau-li", "kind": "unannounced", "window_id": "W01",
+        "staff_id": "S01", "outcome": "rectify", "rectify_by": "2026-11-10T17:00:00+08:00",
+        "items": [{"item": "phone", "result": "breach", "note": "受理时接打手机"}]}),
+        recorded="2026-11-06T09:00:00+08:00")
+    assert hall.findings == []
+    hall.send(event("liaison.reported", "S05", "2026-11-02T09:00:00+08:00", {
+        "liaison_staff_id": "S05", "period_start": "2026-10-01T00:00:00+08:00",
+        "period_end": "2026-10-31T23:59:59+08:00", "summary": "十月受理情况"}),
+        recorded="2026-11-05T09:00:00+08:00")
+    assert hall.rules_raised() == {"report.late"}  # a hall's own record typed in late
+
+
 def test_procedure_not_informed__a_clock_stop_without_written_notice():
     hall = Hall()
     hall.send(accepted("C1"))
@@ -703,6 +735,15 @@ def test_decision_not_delivered__ten_working_days_after_completion_across_nation
     assert finding.raised_at == "2026-10-16T23:59:59+08:00"
 
 
+def test_decision_not_delivered__no_directory_no_finding():
+    hall = Hall()  # nothing loaded: the delivery timer waits for a directory
+    hall.send(accepted("C1", "2026-09-24T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-09-28T15:00:00+08:00"))
+    hall.tick("2026-12-01T00:00:00+08:00")
+    assert hall.findings == []
+    assert hall.watches["case/C1"].state.timers == {}
+
+
 def test_decision_not_delivered__not_raised_once_delivered_in_time():
     hall = sample_hall()
     hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
@@ -741,3 +782,88 @@ def test_after_hours_unrecorded__not_raised_when_a_record_names_the_case():
                      "by_appointment": False, "case_numbers": ["C1"]}))
     hall.tick("2026-11-10T00:00:00+08:00")
     assert hall.raised("after_hours.unrecorded") == []
+
+
+def after_hours(window: str, start: str, end: str, recorded_at: str, **data: object) -> dict:
+    return event("service.after_hours", window, recorded_at,
+                 {"staff_id": "S01", "window_id": window, "start": start, "end": end,
+                  "by_appointment": False, **data})
+
+
+def test_after_hours_unrecorded__a_record_of_the_acts_window_and_span_covers_it():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))  # at W01
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    hall.send(after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                          "2026-11-03T20:05:00+08:00"))  # names no case
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
+
+
+def test_after_hours_unrecorded__a_record_typed_in_before_the_act_covers_it_too():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    hall.send(after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                          "2026-11-03T20:05:00+08:00"))
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"), recorded="2026-11-03T20:10:00+08:00")
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
+
+
+def test_after_hours_unrecorded__another_windows_record_or_another_span_covers_nothing():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))  # at W01
+    hall.send(accepted("C2", "2026-11-02T10:10:00+08:00"))  # at W01
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    hall.send(completed("C2", "2026-11-03T21:00:00+08:00"))
+    hall.send(after_hours("W02", "2026-11-03T17:00:00+08:00", "2026-11-03T22:00:00+08:00",
+                          "2026-11-03T22:05:00+08:00"))  # another window
+    hall.send(after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                          "2026-11-03T20:05:00+08:00"))  # C1's span; C2 came after it
+    hall.tick("2026-11-10T00:00:00+08:00")
+    (finding,) = hall.raised("after_hours.unrecorded")
+    assert finding.raised_at == "2026-11-04T21:00:00+08:00"
+    assert finding.about == {"case_no": "C2", "window_id": "W01"}
+    assert finding.detail == "case.completed at 2026-11-03T21:00:00+08:00"
+
+
+def test_after_hours_unrecorded__each_uncovered_act_of_a_hall_is_its_own_finding():
+    hall = sample_hall()
+    for case, time in (("C1", "2026-11-03T19:30:00+08:00"), ("C2", "2026-11-03T19:30:00+08:00")):
+        hall.send(accepted(case, "2026-11-02T10:00:00+08:00"))
+        hall.send(completed(case, time))
+    hall.tick("2026-11-10T00:00:00+08:00")
+    found = hall.raised("after_hours.unrecorded")
+    assert sorted(f.about["case_no"] for f in found) == ["C1", "C2"]
+    assert len({f.alert_key for f in found}) == 2
+
+
+def test_after_hours_unrecorded__a_record_judged_after_a_later_act_still_covers():
+    """With Kafka a hall's records and cases come from different partitions: a record
+    stored before an act may be judged after it, and is not taken for a redelivery."""
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    record = after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                         "2026-11-03T20:05:00+08:00")
+    record_message = HallMessage.from_cloudevent({
+        **record, "hwrecordedtime": record["time"], "hwposition": 3})
+    hall.position = 3
+    hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))  # position 4, judged first
+    hall.deliver(record_message)
+    hall.deliver(record_message)  # and again: nothing more
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised("after_hours.unrecorded") == []
+    assert len(hall.watches["after_hours/H1"].state.spans) == 1
+
+
+def test_after_hours_unrecorded__the_halls_watch_forgets_acts_raised_long_ago():
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-10-12T10:00:00+08:00"))
+    hall.send(completed("C1", "2026-10-12T19:30:00+08:00"))
+    hall.tick("2026-10-14T00:00:00+08:00")
+    watch = hall.watches["after_hours/H1"]
+    assert len(watch.state.raised) == 1 and len(hall.raised("after_hours.unrecorded")) == 1
+    hall.send(accepted("C2", "2026-11-16T10:00:00+08:00"))
+    hall.send(completed("C2", "2026-11-16T19:30:00+08:00"))  # 35 days later
+    assert watch.state.raised == ()  # C1's mark is gone; C2 waits on its timer
+    assert list(watch.state.timers) == ["after_hours.unrecorded#C2#W01"]

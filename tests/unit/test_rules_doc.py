@@ -24,3 +24,12 @@ def test_every_rule_names_its_basis_trigger_and_moment() -> None:
 def test_rules_that_stop_on_a_decision_say_what_clears_them() -> None:
     for rule in rules.CLEARS_WHEN_CLOSED:
         assert rules.RULES[rule].clears != rules.STANDS, rule
+
+
+def test_the_timers_that_wait_for_a_directory_say_so_and_why() -> None:
+    doc = rules.as_markdown()
+    gated = {r.id for r in rules.RULES.values() if rules.TIMERS_NEED_DIRECTORY in r.trigger}
+    assert gated == {"decision.not_delivered", "after_hours.unrecorded"}
+    for rule in gated:
+        section = doc.split(f"\n### {rule}\n", 1)[1].split("\n### ", 1)[0]
+        assert "with a directory loaded" in section and "Why only with a directory" in section
