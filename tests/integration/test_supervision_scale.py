@@ -3,6 +3,8 @@ reads the index's checkpoint instead of the whole log (real SQLite stores, fixed
 
 from __future__ import annotations
 
+import pytest
+
 from hallwatch.calendar import YearRules
 from services.supervision.app import Supervision, load_rules
 from tests.builders import accepted, completed, event
@@ -48,8 +50,15 @@ def test_an_event_posted_during_a_due_time_storm_is_judged_in_the_next_round(set
     world.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_settings(request):
+    """Embedded settings on each kind of event store."""
+    return request.getfixturevalue("settings" if request.param == "sqlite" else "pg_settings")
+
+
 def test_start_up_reads_the_open_timers_not_the_history_and_restores_them_exactly(
-        settings, clock):
+        store_settings, clock):
+    settings = store_settings
     clock.set("2026-09-30T10:05:00+08:00")
     world = World(settings, clock)
     world.intake.store.load_calendar_year(YearRules.from_dict(YEAR_2027), "bureau")
@@ -83,7 +92,9 @@ def test_start_up_reads_the_open_timers_not_the_history_and_restores_them_exactl
     third.close()
 
 
-def test_after_a_crash_start_up_replays_only_the_log_after_the_checkpoint(settings, clock):
+def test_after_a_crash_start_up_replays_only_the_log_after_the_checkpoint(store_settings,
+                                                                          clock):
+    settings = store_settings
     clock.set("2026-09-30T10:05:00+08:00")
     world = World(settings, clock)
     for n in range(6):
