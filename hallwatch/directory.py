@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, event
 
 from hallwatch.case import NAMESPACE
 from hallwatch.catalogue import mask_text
+from hallwatch.notify import Channel, channels_of
 
 DIRECTORY_LOADED = "directory.loaded"
 STAFF_NAME_MASK = (1, 0)  # 张* : like the applicant's name
@@ -56,6 +57,9 @@ def consistency_problems(document: Mapping[str, Any]) -> list[str]:
                     problems.append(f"{path}.{post}: {window[post]} works in another hall")
             if window["a_post"] == window["b_post"]:
                 problems.append(f"{path}.b_post: the B post is the A post")
+        channel_ids = [c["id"] for c in hall.get("notify", [])]
+        if len(set(channel_ids)) != len(channel_ids):
+            problems.append(f"halls.{h}.notify: channel ids are not unique")
     codes = [m["implementation_code"] for m in document["matters"]]
     if len(set(codes)) != len(codes):
         problems.append("matters: implementation codes are not unique")
@@ -123,6 +127,8 @@ class Directory:
     matters: Mapping[str, Matter]
     windows: Mapping[str, Window]
     halls: Mapping[str, str]  # hall id -> name
+    # hall id -> how its people are notified of warnings, notices and red cards
+    channels: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Directory:
@@ -133,7 +139,8 @@ class Directory:
         windows = {w["id"]: Window(w["id"], h["id"], w["a_post"], w["b_post"])
                    for h in document["halls"] for w in h["windows"]}
         return cls(str(document["version"]), matters, windows,
-                   {h["id"]: h["name"] for h in document["halls"]})
+                   {h["id"]: h["name"] for h in document["halls"]},
+                   {h["id"]: channels_of(h) for h in document["halls"] if h.get("notify")})
 
     def matter(self, code: str | None) -> Matter | None:
         return self.matters.get(code or "")

@@ -91,6 +91,13 @@ EVENTS: dict[str, str] = {
 
 ACTIONS: dict[str, str] = {"acknowledge": "签收", "notice": "督办", "resolve": "办结"}
 
+# Notifications (预警纠错): what an alert's people are told of, and how each delivery stands.
+NOTIFY_OCCASIONS: dict[str, str] = {"yellow": "黄色预警", "red": "红色预警", "notice": "督办",
+                                    "red_card": "红牌（督办逾期）"}
+NOTIFY_STATUSES: dict[str, str] = {"pending": "待发送", "sending": "发送中", "sent": "已送达",
+                                   "given_up": "发送失败（已放弃）", "queued": "已排队",
+                                   "attempt_started": "开始发送", "attempt_failed": "发送失败"}
+
 # The parts of a deadline explanation (its steps), in the order they are shown.
 DEADLINE_STEPS: dict[str, str] = {
     "kind": "步骤", "event": "依据事件", "from": "起算日", "working_days": "工作日",
@@ -106,6 +113,7 @@ TABLES: dict[str, dict[str, str]] = {
     "rules": RULES, "severities": SEVERITIES, "alert_statuses": ALERT_STATUSES,
     "lights": LIGHTS, "case_statuses": CASE_STATUSES, "events": EVENTS,
     "actions": ACTIONS, "roles": ROLES, "deadline_steps": DEADLINE_STEPS,
+    "notify_occasions": NOTIFY_OCCASIONS, "notify_statuses": NOTIFY_STATUSES,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from hallwatch.notify import Channel
 from hallwatch.summary import CaseSummary
 from hallwatch.watch import Clear, Finding, Timer, WatchState
 
@@ -41,6 +42,7 @@ TRANSCODINGS = (
     AsDict(Timer, "watch_timer"),
     AsDict(Finding, "finding"),
     AsDict(Clear, "clear"),
+    AsDict(Channel, "notify_channel"),
 )
 
 

@@ -23,6 +23,7 @@ import uvicorn
 
 from hallwatch.calendar import YearRules
 from services import system
+from services.common import logs
 from services.common.auth import Keyring
 from services.common.settings import Settings, SettingsError, load_settings
 from services.common.web import create_app
@@ -30,16 +31,20 @@ from services.common.web import create_app
 log = logging.getLogger("hallwatch")
 Command = Callable[[Settings, argparse.Namespace], None]
 
-STORE = ("data_dir", "event_store", "cipher_key", "chain_key", "chain_key_file", "clock")
+STORE = ("data_dir", "event_store", "cipher_key", "chain_key", "chain_key_file", "clock",
+         "log_level")
 KAFKA = ("kafka_bootstrap", "consumer_group", "instance_id", "poll_seconds", "batch_size")
 # Which settings each command reads (its --help lists them with their defaults).
+NOTIFY = ("smtp_url", "smtp_from", "notify_secrets_file", "notify_attempts",
+          "notify_backoff_seconds", "notify_timeout_seconds")
 READS = {
     "serve": tuple(Settings.model_fields),
     "intake": (*STORE, "keys", "case_prefixes", "summer_start", "winter_start", "time_floor"),
     "relay": (*STORE, "kafka_bootstrap", "hall_topic", "poll_seconds"),
-    "supervision": (*STORE, *KAFKA, "hall_topic", "alerts_topic", "keys", "rules_file"),
+    "supervision": (*STORE, *KAFKA, "hall_topic", "alerts_topic", "keys", "rules_file",
+                    *NOTIFY),
     "projections": ("data_dir", "clickhouse", "clock", *KAFKA, "hall_topic", "alerts_topic",
-                    "keys", "time_floor"),
+                    "keys", "time_floor", "log_level"),
     "calendar load": (*STORE, "summer_start", "winter_start"),
     "directory load": STORE,
 }
@@ -51,7 +56,9 @@ def _run(built: system.System, args: argparse.Namespace) -> None:
     try:
         if built.routers or getattr(args, "port", None):  # a relay serves only health
             app = create_app(*built.routers, keys=Keyring.of(built.settings))
-            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+            # log_config=None: uvicorn's lines go through the process's JSON set-up too.
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                        log_config=None)
         else:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -259,8 +266,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO chatter drowns ours
+    logs.configure()  # JSON lines; kafka-python at WARNING (services/common/logs.py)
     args = parser().parse_args(argv)
     if not getattr(args, "needs_settings", True):
         args.func(None, args)
@@ -269,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings()
     except SettingsError as error:
         sys.exit(f"hallwatch: invalid settings: {error}")
+    logs.configure(settings.log_level)
     args.func(settings, args)
 
 

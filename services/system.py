@@ -132,7 +132,10 @@ def embedded(settings: Settings, clock: Clock | None = None) -> System:
     hall store's log; projections also follow supervision's log for the alerts."""
     system = System(settings)
     system.intake = build_intake(settings, clock)
-    system.supervision = build_supervision(settings, clock, log_app=system.intake.store)
+    # Supervision delivers the notifications it queues with alerts (services/supervision/
+    # notifier.py), in this process as in production.
+    system.supervision = build_supervision(settings, clock, log_app=system.intake.store,
+                                           notify=True)
     system.projections = build_projections(settings, clock, log_app=system.intake.store,
                                            past=asof.reader(system.intake.store))
     system.projections.follow(log_source(system.projections.views, system.supervision.app,
@@ -167,8 +170,9 @@ def relay(settings: Settings, clock: Clock | None = None) -> System:
 
 def supervision(settings: Settings, clock: Clock | None = None) -> System:
     """``hallwatch supervision``: judges the hall topic; its alerts relay publishes what
-    it records to the alerts topic."""
-    service = build_supervision(settings, clock)
+    it records to the alerts topic; its notifier delivers the notifications queued with
+    the alerts (every instance may: each delivery is claimed before it is sent)."""
+    service = build_supervision(settings, clock, notify=True)
     alerts = Relay.for_alerts(service.app, producer(settings.kafka_bootstrap),
                               settings.alerts_topic)
     return System(settings, supervision=service, relays=[alerts])

@@ -104,11 +104,15 @@ class AccessLogMiddleware:
             if route is None and "endpoint" in scope:  # a plain Starlette route (docs)
                 route = scope["path"] if not scope.get("path_params") else \
                     getattr(scope["endpoint"], "__name__", "(route)")
-            ACCESS.info(json.dumps({
+            fields = {
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "method": scope["method"],
                 "route": route or "(no route)",
                 "status": status,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
                 "principal": state.get("principal"),
-            }, ensure_ascii=False))
+            }
+            # The message is the JSON line itself; services.common.logs merges ``fields``
+            # into the process's JSON lines instead.
+            ACCESS.info(json.dumps(fields, ensure_ascii=False),
+                        extra={"fields": fields, "summary": "request"})

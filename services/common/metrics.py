@@ -34,6 +34,10 @@ REFUSED = Counter("hallwatch_events_refused_total",
 RELAYED = Counter("hallwatch_events_relayed_total", "Events published to Kafka")
 PROJECTED = Counter("hallwatch_events_projected_total", "Events written to ClickHouse")
 ALERTS = Counter("hallwatch_alerts_raised_total", "Warnings and findings raised", ["rule"])
+NOTIFICATIONS = Counter("hallwatch_notification_attempts_total",
+                        "Notification attempts recorded, by channel kind and the delivery's "
+                        "status after it (sent, pending = failed and to be retried, given_up)",
+                        ["kind", "status"])
 RELAY_POSITION = Gauge("hallwatch_relay_position",
                        "Last event-store position a relay had acknowledged by Kafka", ["relay"])
 RELAY_LAG = Gauge("hallwatch_relay_lag_events",

@@ -30,7 +30,9 @@ from services.common.workers import Worker
 Convert = Callable[[Application[Any], Notification], dict[str, Any] | None]
 
 
-def producer(bootstrap: str) -> KafkaProducer:
+def producer(bootstrap: str, max_block_seconds: float = 60.0) -> KafkaProducer:
+    """``max_block_seconds``: the longest a send waits for its topic's metadata (a missing
+    topic fails the round after that long; services.common.logs says so once)."""
     # Idempotent producer: retries neither duplicate nor reorder within a partition.
     return KafkaProducer(
         bootstrap_servers=bootstrap,
@@ -39,6 +41,7 @@ def producer(bootstrap: str) -> KafkaProducer:
         linger_ms=5,
         key_serializer=Text(),
         value_serializer=Json(),
+        max_block_ms=int(max_block_seconds * 1000),
     )
 
 

@@ -7,6 +7,7 @@ store, chDB for ClickHouse, and the event store's notification log instead of Ka
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 from collections.abc import Callable
@@ -110,6 +111,23 @@ class Settings(BaseSettings):
     # code). A hall not listed is not restricted.
     case_prefixes: str = Field(default="", description="hall:PREFIX|PREFIX,...: the case "
                                "numbers each hall may open; a hall not listed is unrestricted")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or "
+                           "CRITICAL: the least severe log line written (JSON lines on "
+                           "standard error; kafka-python stays at WARNING)")
+    smtp_url: str = Field(default="", description="the SMTP server e-mail notifications go "
+                          "through: smtp://[user:password@]host:port, or smtps:// (TLS), or "
+                          "smtp+starttls://; empty = e-mail deliveries fail and are retried")
+    smtp_from: str = Field(default="hallwatch@localhost", description="the From address of "
+                           "e-mail notifications")
+    notify_secrets_file: str = Field(default="", description="JSON file {NAME: key} of the "
+                                     "webhook channels' HMAC keys (e.g. a secrets mount); "
+                                     "HALLWATCH_NOTIFY_SECRET_<NAME> overrides an entry")
+    notify_attempts: int = Field(default=8, ge=1, le=100, description="attempts of one "
+                                 "notification before it is given up")
+    notify_backoff_seconds: float = Field(default=30.0, gt=0, description="wait after the first "
+                                          "failed attempt; doubled after each (at most 1 h)")
+    notify_timeout_seconds: float = Field(default=10.0, gt=0, description="the longest one "
+                                          "delivery attempt (HTTP or SMTP) may take")
     time_floor: date = Field(default=date(2000, 1, 1), description="no event, query or report "
                              "reaches before this date (YYYY-MM-DD, +08:00)")
 
@@ -118,6 +136,15 @@ class Settings(BaseSettings):
     def _store(cls, value: str) -> str:
         if value and urlparse(value).scheme not in ("sqlite", "postgresql", "postgres"):
             raise ValueError("must be sqlite:///PATH or postgresql://user@host:port/db")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: str) -> str:
+        if value and (urlparse(value).scheme not in ("smtp", "smtps", "smtp+starttls")
+                      or not urlparse(value).hostname):
+            raise ValueError("must be smtp://host:port, smtps://host:port or "
+                             "smtp+starttls://host:port")
         return value
 
     @field_validator("clickhouse")
@@ -132,6 +159,14 @@ class Settings(BaseSettings):
     def _keys(cls, value: str) -> str:
         parse_keys(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        from services.common.logs import level_of
+
+        level_of(value)
+        return value.strip().upper()
 
     @field_validator("case_prefixes")
     @classmethod
@@ -225,6 +260,22 @@ class Settings(BaseSettings):
         from services.common.chainkey import chain_secret
 
         return chain_secret(self)
+
+    def notify_secret(self, name: str) -> bytes | None:
+        """A webhook channel's HMAC key by its name in the directory:
+        HALLWATCH_NOTIFY_SECRET_<NAME>, else the entry of HALLWATCH_NOTIFY_SECRETS_FILE
+        (re-read each time, so a rotated key needs no restart); None when neither has it."""
+        value = os.environ.get(f"HALLWATCH_NOTIFY_SECRET_{name}")
+        if value:
+            return value.encode()
+        if self.notify_secrets_file:
+            try:
+                found = json.loads(Path(self.notify_secrets_file).read_text()).get(name)
+            except (OSError, ValueError, AttributeError):
+                return None
+            if isinstance(found, str) and found:
+                return found.encode()
+        return None
 
     def season_starts(self) -> tuple[tuple[int, int], tuple[int, int]]:
         def pair(text: str) -> tuple[int, int]:

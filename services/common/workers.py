@@ -40,10 +40,17 @@ class Worker:
             except Exception as error:  # a round failed; the worker must not die of it
                 self.failures += 1
                 metrics.worker_failed(self.name)
-                self.last_error = f"{type(error).__name__}: {error}"
-                log.exception("%s: round failed (%d in a row)", self.name, self.failures)
+                said = f"{type(error).__name__}: {error}"
+                if self.failures == 1 or said != self.last_error:
+                    log.exception("%s: round failed (%d in a row)", self.name, self.failures)
+                else:  # the same failure again: said once; /healthz and metrics keep count
+                    log.debug("%s: round failed again (%d in a row): %s", self.name,
+                              self.failures, said)
+                self.last_error = said
                 self.stop.wait(min(MAX_BACKOFF, self.idle * 2 ** self.failures))
                 continue
+            if self.failures:
+                log.info("%s: recovered after %d failed rounds", self.name, self.failures)
             self.failures = 0
             if not busy:
                 self.stop.wait(self.idle)

@@ -9,6 +9,7 @@ and the red and black lists (``scoring``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from hallwatch.calendar import CHINA_TZ
 from services.common.clickhouse import DATABASE
 from services.projections import figures_sql
 from services.projections.figures import COUNT_KEYS, RATE_PARTS, derive
+from services.projections.names import Names
 from services.projections.periods import Period
 from services.projections.scoring import Scoring
 
@@ -45,21 +47,29 @@ class UnknownScope(ValueError):
 class Bulletins:
     def __init__(self, client: Any, scoring: Scoring | None = None,
                  departments: Mapping[str, str] | None = None) -> None:
-        """``departments``: hall id → department id (the directory will supply it)."""
+        """``departments``: hall id → department id; without it, the latest directory's
+        (each hall's 主管单位)."""
         self.client = client
         self.scoring = scoring or Scoring.load()
         self.departments = dict(departments or {})
 
     # -- figures -----------------------------------------------------------------
 
-    def counts(self, scope: str, period: Period, now: datetime
+    def names(self) -> Names:
+        """The names (and statutory days) of the latest directory in the views."""
+        return Names.latest(self.client)
+
+    def counts(self, scope: str, period: Period, now: datetime, names: Names | None = None
                ) -> dict[tuple[str, ...], dict[str, int]]:
         """Every count of every row of ``scope`` in ``period``, as known at ``now``.
-        Rows whose key is unknown (e.g. events naming no window) are left out."""
+        Rows whose key is unknown (e.g. events naming no window) are left out.
+        ``names``: the directory to judge by (default: the latest in the views)."""
+        names = names if names is not None else self.names()
         if scope == "department":
-            return self._departments(period, now)
+            return self._departments(period, now, names)
         params = {"start": _millis(period.start), "end": _millis(period.end),
-                  "now": int(now.timestamp() * 1000)}
+                  "now": int(now.timestamp() * 1000),
+                  "statutory": json.dumps(dict(names.statutory_days))}
         rows: dict[tuple[str, ...], dict[str, int]] = {}
         for view in figures_sql.QUERIES:
             result = self.client.query(figures_sql.query(view, scope), parameters=params)
@@ -78,13 +88,14 @@ class Bulletins:
             row["extensions_unapproved"] = row["extensions"] - row["extensions_approved"]
         return {k: r for k, r in rows.items() if any(r.values())}
 
-    def _departments(self, period: Period, now: datetime
+    def _departments(self, period: Period, now: datetime, names: Names
                      ) -> dict[tuple[str, ...], dict[str, int]]:
-        if not self.departments:
-            raise UnknownScope("no hall→department mapping is loaded yet")
+        departments = self.departments or names.departments
+        if not departments:
+            raise UnknownScope("no hall→department mapping is loaded yet (load a directory)")
         out: dict[tuple[str, ...], dict[str, int]] = {}
-        for (hall,), row in self.counts("hall", period, now).items():
-            department = self.departments.get(hall)
+        for (hall,), row in self.counts("hall", period, now, names).items():
+            department = departments.get(hall)
             if department is None:
                 continue
             total = out.setdefault((department,), dict.fromkeys(COUNT_KEYS, 0))
@@ -92,10 +103,11 @@ class Bulletins:
                 total[name] += row[name]
         return out
 
-    def rows(self, scope: str, period: Period, now: datetime) -> list[dict[str, Any]]:
+    def rows(self, scope: str, period: Period, now: datetime, names: Names | None = None
+             ) -> list[dict[str, Any]]:
         """The rows of ``scope`` with their counts, rates, score and rank."""
         rows = []
-        for key, counts in sorted(self.counts(scope, period, now).items()):
+        for key, counts in sorted(self.counts(scope, period, now, names).items()):
             row: dict[str, Any] = dict(zip(KEYS[scope], key, strict=True))
             row.update(counts)
             row.update(derive(counts))
@@ -114,10 +126,11 @@ class Bulletins:
     def bulletin(self, period: Period, scope: str, now: datetime) -> dict[str, Any]:
         """The bulletin of ``period`` per ``scope`` as known at ``now``."""
         names = KEYS[scope]
-        rows = self.rows(scope, period, now)
+        directory = self.names()  # one directory for every part of this bulletin
+        rows = self.rows(scope, period, now, directory)
         before, year_ago = period.previous(), period.year_ago()
-        earlier = {_key(r, names): r for r in self.rows(scope, before, now)}
-        last_year = {_key(r, names): r for r in self.rows(scope, year_ago, now)}
+        earlier = {_key(r, names): r for r in self.rows(scope, before, now, directory)}
+        last_year = {_key(r, names): r for r in self.rows(scope, year_ago, now, directory)}
         for row in rows:
             old, older = earlier.get(_key(row, names)), last_year.get(_key(row, names))
             row["previous_rank"] = old["rank"] if old else None
@@ -127,7 +140,8 @@ class Bulletins:
                               for rate in RATE_PARTS}
         rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, _key(r, names)))
         red, black = self.scoring.red_list(rows), self.scoring.black_list(rows)
-        return {
+        directory.annotate(scope, rows)
+        report = {
             "period": period.as_dict(), "previous_period": before.as_dict(),
             "year_ago_period": year_ago.as_dict(), "scope": scope, "by": scope,
             "as_of": now.astimezone(CHINA_TZ).isoformat(),
@@ -136,16 +150,21 @@ class Bulletins:
             "rows": rows,
             "red_list": [{**{k: r[k] for k in names}, "score": r["score"]} for r in red],
             "black_list": [{**{k: r[k] for k in names}, "score": r["score"]} for r in black],
-            "trend": self.trend(period, now),
+            "trend": self.trend(period, now, names=directory),
+            "directory_version": directory.version,
         }
+        if scope == "staff" and period.kind == "year" and self.scoring.appraisal:
+            report["appraisal"] = self.scoring.appraisal.appraise(rows)
+        return report
 
-    def trend(self, period: Period, now: datetime, count: int = TREND_PERIODS
-              ) -> list[dict[str, Any]]:
+    def trend(self, period: Period, now: datetime, count: int = TREND_PERIODS,
+              names: Names | None = None) -> list[dict[str, Any]]:
         """Totals' rates over the last ``count`` periods of the same kind, oldest first."""
         out = []
+        names = names if names is not None else self.names()
         for steps in range(count - 1, -1, -1):
             past = period.shifted(-steps)
-            totals = self.totals(self.rows("hall", past, now))
+            totals = self.totals(self.rows("hall", past, now, names))
             out.append({"period": past.name, "label": past.label,
                         **{rate: totals[rate] for rate in ("on_time_rate", "early_rate",
                                                            "satisfaction_rate")},

@@ -69,8 +69,9 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
 def publishing_router(views: Views, keys: Keyring, clock: Callable[[], datetime],
                       publications: Publications, bulletins: Bulletins | None = None
                       ) -> APIRouter:
-    """Publishing (bureau) and reading published bulletins, byte for byte."""
-    api = APIRouter()
+    """Publishing (bureau) and reading published bulletins, byte for byte. Included
+    before :func:`router`: ``/v1/bulletins/published`` is not a period."""
+    api = APIRouter(tags=["bulletins"])
     Bureau = Annotated[Principal, Depends(keys.requires("bureau"))]
     Reader = Annotated[Principal, Depends(keys.requires("bureau", "auditor", "hall"))]
     bulletins = bulletins or Bulletins(views.client)
@@ -97,6 +98,17 @@ def publishing_router(views: Views, keys: Keyring, clock: Callable[[], datetime]
         """What was published for ``period`` (every scope, or one), oldest first."""
         records = publications.records(_period(period).name, scope)
         return {"publications": records, "count": len(records)}
+
+    @api.get("/v1/bulletins/published")
+    def list_published(_principal: Reader, period: str | None = None,
+                       scope: str | None = None) -> dict[str, Any]:
+        """Every published bulletin, newest first (optionally of one ``period`` and
+        ``scope``), each with the links to its frozen bytes in every format."""
+        records = publications.records(_period(period).name if period else None, scope)
+        listed = [{**record, "links": {kind: f"/v1/bulletins/published/{record['id']}"
+                                             f"?format={kind}" for kind in FORMATS}}
+                  for record in reversed(records)]
+        return {"publications": listed, "count": len(listed)}
 
     @api.get("/v1/bulletins/published/{ident}")
     def get_published(_principal: Reader, ident: str, format: str | None = None,

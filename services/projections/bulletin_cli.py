@@ -21,7 +21,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("bulletin", help=text, description=text)
     p.add_argument("--period", required=True, help="2026-W47, 2026-11, 2026-Q4, 2026-H2, 2026")
     p.add_argument("--scope", default="hall", choices=SCOPES,
-                   help="rows per hall, department, window, staff or matter (default: hall)")
+                   help="rows per hall, department, window, staff or matter (default: hall); "
+                   "a year per staff adds the annual appraisal (绩效考评, 光荣榜)")
     p.add_argument("--format", default="json", choices=FORMATS,
                    help="json (default), html or pdf")
     p.add_argument("--out", required=True, help="file to write ('-' for standard output)")

@@ -18,6 +18,8 @@ import pygal
 from pygal.style import Style
 
 from hallwatch.calendar import CHINA_TZ
+from services.projections import names
+from services.projections.figures import FIGURES
 
 AUTHORITY = "市政务服务和数字化管理局"
 UNPUBLISHED = "（未发布稿）"
@@ -27,6 +29,9 @@ SCOPE_NAMES = {"hall": "各分厅", "department": "各部门", "window": "各窗
                "staff": "窗口工作人员", "matter": "各事项"}
 FONT = "Noto Sans CJK SC, sans-serif"
 CHART_ROWS = 20
+_KEYS = {"hall": ("hall_id",), "department": ("department_id",),
+         "window": ("hall_id", "window_id"), "staff": ("hall_id", "staff_id"),
+         "matter": ("matter_code",)}
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -55,16 +60,21 @@ _env.filters.update(pct=_pct, num=_num, delta=_delta, signed=_signed)
 
 
 def label(row: dict[str, Any], scope: str) -> str:
-    """How a row is named in the document (ids until the directory supplies names)."""
-    if scope == "window":
-        return f"{row['hall_id']} {row['window_id']}"
-    if scope == "staff":
-        return f"{row['hall_id']} {row['staff_id']}"
-    if scope == "matter":
-        return str(row["matter_code"])
-    if scope == "department":
-        return str(row["department_id"])
-    return str(row["hall_id"])
+    """How a row is named in the document: the directory's names, ids where it has none
+    (``names.label``)."""
+    return names.label(row, scope)
+
+
+def _named(items: list[dict[str, Any]], rows: list[dict[str, Any]], scope: str
+           ) -> list[dict[str, Any]]:
+    """List entries (keys and score) with the names of their rows."""
+    by_key = {tuple(r.get(k) for k in _KEYS[scope]): r for r in rows}
+    out = []
+    for item in items:
+        row = by_key.get(tuple(item.get(k) for k in _KEYS[scope]), {})
+        merged = {"name": row.get("name"), "hall_name": row.get("hall_name"), **item}
+        out.append({**merged, "label": label(merged, scope)})
+    return out
 
 
 def summary(report: dict[str, Any], document_no: str = UNPUBLISHED) -> list[str]:
@@ -97,8 +107,8 @@ def summary(report: dict[str, Any], document_no: str = UNPUBLISHED) -> list[str]
             problems.append(f"{what}的{unit}：{'、'.join(named)}")
     second = ("经电子监察发现以下问题：" + "；".join(problems) + "。") if problems else \
         "本期电子监察未发现超期、红牌或违规问题。"
-    red = "、".join(label(r, scope) for r in report["red_list"]) or "无"
-    black = "、".join(label(r, scope) for r in report["black_list"]) or "无"
+    red = "、".join(r["label"] for r in _named(report["red_list"], rows, scope)) or "无"
+    black = "、".join(r["label"] for r in _named(report["black_list"], rows, scope)) or "无"
     third = (f"依据综合评分（{report['scoring']['version']}），列入红榜的{unit}：{red}；"
              f"列入黑榜的{unit}：{black}。请相关{unit}对照问题限期整改。")
     return [first, second, third]
@@ -139,16 +149,24 @@ def html(report: dict[str, Any], document_no: str = UNPUBLISHED,
          authority: str = AUTHORITY) -> str:
     scope = report["scope"]
     rows = [{**r, "label": label(r, scope)} for r in report["rows"]]
-    listed = {name: [{**r, "label": label(r, scope)} for r in report[name]]
+    listed = {name: _named(report[name], report["rows"], scope)
               for name in ("red_list", "black_list")}
+    appraisal = report.get("appraisal")
+    if appraisal is not None:
+        appraisal = {**appraisal, **{part: [
+            {**r, "label": label(r, "staff"),
+             "not_clean": [FIGURES[k].zh for k in r.get("not_clean", ())]}
+            for r in appraisal[part]] for part in ("honour_roll", "staff")}}
     issued = datetime.fromisoformat(report["as_of"]).astimezone(CHINA_TZ).date()
     return _env.get_template("bulletin.html.j2").render(
         title=f"关于{report['period']['label']}{SCOPE_NAMES[scope]}政务服务情况的通报",
         authority=authority, document_no=document_no, unit_label=UNIT_LABELS[scope],
         summary=summary(report, document_no), rows=rows, charts=charts(report),
-        red_list=listed["red_list"], black_list=listed["black_list"],
+        red_list=listed["red_list"], black_list=listed["black_list"], appraisal=appraisal,
+        directory_version=report.get("directory_version"),
         issued_on=f"{issued.year}年{issued.month}月{issued.day}日",
         scoring_version=report["scoring"]["version"], as_of=report["as_of"],
+        scoring_min_accepted=report["scoring"].get("appraisal", {}).get("min_accepted"),
         positions=", ".join(f"{k}={v}" for k, v in report["positions"].items()))
 
 

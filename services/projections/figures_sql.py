@@ -1,8 +1,9 @@
 """The ClickHouse queries behind each figure of ``figures.py`` (one query per view).
 
-Every query takes the same parameters — ``start``, ``end`` (the period, epoch ms) and
-``now`` (epoch ms) — and groups by the scope's key columns, so the caller never puts a
-value into SQL text. Keys are aliased ``k0``, ``k1``…
+Every query takes the same parameters — ``start``, ``end`` (the period, epoch ms),
+``now`` (epoch ms) and ``statutory`` (JSON: the directory's statutory days per matter
+code) — and groups by the scope's key columns, so the caller never puts a value into SQL
+text. Keys are aliased ``k0``, ``k1``…
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ BASE = (f"(status != 'withdrawn' AND due_at IS NOT NULL AND ({CLOSED_IN} OR "
         f"({_in('due_at')} AND due_at < {NOW} AND {NOT_CLOSED_BY_DUE})))")
 PROMISED_DECIDED = f"(kind = 'promised' AND {DECIDED} AND {CLOSED_IN})"
 TOLERANCE = "JSONExtractInt(summary, 'supplement_days') > 0"
+# The directory's 法定办结时限 per matter code: a JSON object passed as a parameter ('{}'
+# with no directory); JSON text travels the same way to chDB and to a server.
+STATUTORY = "JSONExtract({statutory:String}, 'Map(String, UInt16)')"
+CATALOGUED = f"mapContains({STATUTORY}, matter_code)"
 # A due moment passed before a late extension moved it: never on time.
 MISSED = "(JSONExtractString(summary, 'missed_due_at') != '')"
 
@@ -67,6 +72,9 @@ SELECT {{keys}},
   sumIf(JSONExtractInt(summary, 'working_days_used'), {PROMISED_DECIDED})
     AS working_days_used_sum,
   sumIf(ifNull(promised_days, 0), {PROMISED_DECIDED}) AS working_days_promised_sum,
+  countIf({PROMISED_DECIDED} AND {CATALOGUED}) AS promised_decided_catalogued,
+  sumIf({STATUTORY}[matter_code], {PROMISED_DECIDED} AND {CATALOGUED})
+    AS working_days_statutory_sum,
   countIf({_in('accepted_at')} AND {TOLERANCE}) AS tolerance_accepted
 FROM {DATABASE}.cases FINAL GROUP BY {{group}}"""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from hallwatch.calendar import CHINA_TZ
 from services.common.clickhouse import DATABASE
+from services.projections.names import Names
 
 NOW = "fromUnixTimestamp64Milli({now:Int64})"
 DAY_START = "fromUnixTimestamp64Milli({today:Int64})"
@@ -96,8 +97,9 @@ class Live:
 
     def units(self, unit: str, now: datetime, hall: str | None = None
               ) -> list[dict[str, Any]]:
-        """Every hall (``unit='hall'``) or every window of ``hall`` with its counters now.
-        Alerts with no window are counted for their hall only."""
+        """Every hall (``unit='hall'``) or every window of ``hall`` with its counters now,
+        named (and with the hall's department) from the latest directory, None without
+        one. Alerts with no window are counted for their hall only."""
         keys = UNITS[unit]
         params = _params(now)
         where = ""
@@ -127,6 +129,11 @@ class Live:
             key = tuple(str(v) for v in values[:len(keys)])
             if all(key):
                 row(key)["open_alerts"][str(values[-2])] = int(values[-1])
+        names = Names.latest(self.client)  # the latest directory's, else None
+        for key, found in out.items():
+            found["department"] = names.departments.get(key[0])
+            found["name"] = (names.halls.get(key[0]) if unit == "hall"
+                             else names.windows.get((key[0], key[1])))
         return [out[k] for k in sorted(out)]
 
     def cases(self, now: datetime, filters: dict[str, str], cursor: str | None,

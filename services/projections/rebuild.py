@@ -55,6 +55,13 @@ def rebuild(client: Any, replays: list[Replay], batch_size: int = 1000,
     """Replay ``replays`` into shadow tables and swap them in; returns the positions
     reached per log. ``before_swap`` runs just before the swap (tests use it to show
     that the live tables still answered until then)."""
+    distributed = client.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} "
+        "AND engine = 'Distributed'", parameters={"db": DATABASE}).result_rows
+    if distributed:  # a shadow made AS a Distributed table would write into the live data
+        raise RuntimeError("the views are the scale-out variant (Distributed tables): rebuild "
+                           "into a new database or cluster instead (docs/deployment.md, "
+                           "Rebuilding projections)")
     for table in TABLES:
         client.command(f"DROP TABLE IF EXISTS {DATABASE}.{table}{SHADOW}")
         client.command(f"CREATE TABLE {DATABASE}.{table}{SHADOW} AS {DATABASE}.{table}")

@@ -75,11 +75,13 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              f"{settings.consumer_group}-{CONSUMER}",
                              instance_id=settings.instance_id)
     keys = Keyring.of(settings)
-    router = api.router(views, keys, clock or settings.now(),
-                        settings.time_floor, past)
-    router.include_router(bulletin_api.publishing_router(  # bulletins published, frozen
+    router = APIRouter()
+    # Bulletins published, frozen; first, so /v1/bulletins/published is no period.
+    router.include_router(bulletin_api.publishing_router(
         views, keys, clock or settings.now(),
         Publications(settings, clock or settings.now())))
+    router.include_router(api.router(views, keys, clock or settings.now(),
+                                     settings.time_floor, past))
     feed = Broadcaster()
     router.include_router(console.router(keys, feed))
     return Projections(views, [source], router, settings, listeners=[feed.publish])

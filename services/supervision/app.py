@@ -26,10 +26,16 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Notification,
+    ProcessRecorder,
+    Recording,
+    Tracking,
+)
 from eventsourcing.projection import EventSourcedProjection
 
-from hallwatch import stored
+from hallwatch import notify, stored
 from hallwatch.alert import ALERT_TRANSITIONS, Alert, alert_id
 from hallwatch.calendar import WorkCalendar, YearRules
 from hallwatch.catalogue import parse_time
@@ -143,6 +149,18 @@ class Supervision(EventSourcedProjection[UUID]):
         recordings = super().save(*objs, **kwargs)
         self.written.notify()
         return recordings
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """As the library records (every write, judging or acting, comes through here),
+        with the outbox: the notifications these alert changes call for are collected
+        first, so they are recorded in the same transaction or not at all."""
+        if self.directory is not None and self.directory.channels:
+            processing_event.collect_events(*notify.outbox(
+                [(type(e).__name__, aggregate.view()) for e in processing_event.events
+                 if isinstance(aggregate := processing_event.aggregates.get(e.originator_id),
+                               Alert)],
+                self.directory.channels, self.directory.halls, self.clock()))
+        return super()._record(processing_event)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -19,6 +19,7 @@ from services.common.sources import LOG_TOPIC, KafkaSource, LogSource, Source
 from services.common.workers import Worker
 from services.supervision import api
 from services.supervision.app import Supervision, load_rules
+from services.supervision.notifier import IDLE_POLL, Notifier
 
 CONSUMER = "supervision"
 TIMERS_PER_ROUND = 2000
@@ -31,6 +32,7 @@ class SupervisionService:
     source: Source
     router: APIRouter
     settings: Settings
+    notifier: Notifier | None = None  # delivers the notifications queued with alerts
     stop: threading.Event = field(default_factory=threading.Event)
     # Timers and events share the judge: a round judges at most one batch of events and
     # fires at most this many timers, for at most ``timer_seconds``, so a due-time storm
@@ -58,6 +60,8 @@ class SupervisionService:
         return judged
 
     def start(self) -> threading.Thread:
+        if self.notifier is not None:
+            self.notifier.start(self.stop)
         return Worker("supervision", self._round, self.stop, self.settings.poll_seconds).start()
 
     def _round(self) -> bool:
@@ -68,9 +72,14 @@ class SupervisionService:
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None,
-          log_app: Any = None) -> SupervisionService:
-    """``log_app``: the hall event store to follow when embedded."""
+          log_app: Any = None, notify: bool = True) -> SupervisionService:
+    """``log_app``: the hall event store to follow when embedded; ``notify``: whether this
+    process delivers the notifications queued with alerts (the composition root says)."""
     app = Supervision(settings, clock or settings.now(), load_rules(settings.rules_file))
+    # Embedded, this process is the store's only writer and its writes wake the notifier,
+    # so a quiet one need not look for other processes' deliveries every second.
+    notifier = (Notifier(app, settings, idle_poll=10.0 if settings.embedded else IDLE_POLL)
+                if notify else None)
     source: Source
     if settings.embedded:
         # Progress is the tracking recorded with each judgement; nothing else to save.
@@ -82,5 +91,5 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None,
                              instance_id=settings.instance_id)
         app.contiguous = True  # Kafka offsets: a batch must start where tracking stands
     app.owns = lambda watch_key: source.owns(partition_key_of_watch(watch_key))
-    return SupervisionService(app, source, api.router(app, Keyring.of(settings)),
-                              settings)
+    return SupervisionService(app, source, api.router(app, Keyring.of(settings), notifier),
+                              settings, notifier)

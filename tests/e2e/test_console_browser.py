@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.e2e.browser import Browser, chromium_path
 from tests.e2e.procs import Service, call, free_port, post_event, wait_for
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "zhangwei-password-1"
 
 
@@ -43,7 +45,8 @@ def browser(tmp_path):
 
 
 def text(selector: str) -> str:
-    return f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''"
+    # Parenthesised whole: `text(...).includes(...)` and `text(...) === ...` must apply to it.
+    return f"((document.querySelector({json.dumps(selector)}) || {{}}).textContent || '')"
 
 
 def click(selector: str) -> str:
@@ -166,3 +169,92 @@ def test_an_official_works_an_alert_from_the_console(serve, browser, tmp_path):
     # The only error the page met is the refused wrong password, answered 401.
     errors = browser.errors()
     assert len(errors) == 1 and "/v1/session" in errors[0] and "401" in errors[0], errors
+
+
+@pytest.fixture
+def gateway():
+    from tests.receivers import Gateway
+
+    made = Gateway().up()
+    yield made
+    made.down()
+
+
+@pytest.fixture
+def serve_notifying(tmp_path, gateway):
+    keys_file = tmp_path / "keys.json"
+    add_user(keys_file, "zhangwei", "bureau", PASSWORD, name="张伟")
+    service = Service("serve", {"HALLWATCH_DATA_DIR": str(tmp_path / "var"),
+                                "HALLWATCH_KEYS": KEYS, "HALLWATCH_KEYS_FILE": str(keys_file),
+                                "HALLWATCH_NOTIFY_SECRET_SMS_TEST": "e2e-gateway-hmac-key",
+                                "HALLWATCH_CLOCK": "fixed:2026-10-12T10:00:00+08:00"},
+                      tmp_path, free_port()).start()
+    yield service
+    service.stop()
+
+
+def sign_in(browser: Browser, url: str) -> None:
+    browser.goto(f"{url}/console")
+    browser.wait(visible("#sign-in"))
+    browser.evaluate(f"""(() => {{ const f = document.querySelector('#sign-in');
+        f.user.value = 'zhangwei'; f.password.value = {json.dumps(PASSWORD)};
+        f.requestSubmit(); return true; }})()""")
+    browser.wait(visible("#app"))
+
+
+def test_the_bureau_sees_an_alerts_notifications_and_publishes_a_bulletin_from_the_console(
+        serve_notifying, gateway, browser, tmp_path):
+    serve = serve_notifying
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    print(f"\nconsole screenshots: {shots}")
+    # The sample directory with its main hall as H1, notified through the test's gateway.
+    document = json.loads((ROOT / "deploy" / "directory" / "sample-city.v1.json").read_text())
+    text_of = json.dumps(document, ensure_ascii=False)
+    document = json.loads(text_of.replace('"id": "main"', '"id": "H1"')
+                          .replace('"hall_id": "main"', '"hall_id": "H1"'))
+    document["halls"][0]["notify"] = [{"id": "sms", "kind": "webhook", "url": gateway.url,
+                                       "secret": "SMS_TEST", "to": ["zt-leaders"]}]
+    status, answer = call(f"{serve.url}/v1/directory", "POST", BUREAU_KEY, document,
+                          "application/json")
+    assert status == 201, answer
+    post_event(serve.url, accepted("LY-3", time="2026-10-12T09:00:00+08:00"), HALL_KEY)
+    found = wait_for(lambda: call(f"{serve.url}/v1/alerts?case=LY-3", "GET",
+                                  BUREAU_KEY)[1]["alerts"], what="a finding on LY-3")
+    alert_id = found[0]["alert_id"]
+    status, answer = call(f"{serve.url}/v1/alerts/{alert_id}/notice", "POST", BUREAU_KEY,
+                          {"working_days": 2, "content": "限期整改"}, "application/json")
+    assert status == 200, answer
+    wait_for(lambda: gateway.received, what="the notice at the gateway")
+
+    sign_in(browser, serve.url)
+    browser.evaluate("location.hash = '#/case/LY-3', true")
+    sent = f"li.alert[data-alert='{alert_id}'] .notifications li[data-occasion='notice']"
+    browser.wait(f"!!document.querySelector(\"{sent}[data-status='sent']\")")
+    assert "督办" in browser.evaluate(text(sent)) and "已送达" in browser.evaluate(text(sent))
+    browser.screenshot(shots / "01-case-notifications.png")
+
+    browser.evaluate("location.hash = '#/bulletins', true")
+    browser.wait(f"{text('#published')}.includes('尚未发布通报')")
+    browser.evaluate("""(() => { const f = document.querySelector('#bulletin-form');
+        f.period.value = '2026-10'; f.requestSubmit(); return true; })()""")
+    browser.wait("!!document.querySelector('#bulletin-publish')")
+    browser.evaluate(click("#bulletin-publish"))
+    # Publishing renders the three documents: slow on a loaded machine.
+    browser.wait(f"{text('#publish-result')}.includes('已发布')", timeout=180)
+    browser.wait("document.querySelectorAll('#publications tbody tr').length === 1")
+    row = browser.evaluate(text("#publications tbody tr"))
+    assert "政务监察通报〔2026〕1号" in row and "2026-10" in row and "按分厅" in row
+    browser.screenshot(shots / "02-published.png")
+    # Publishing again with nothing changed is refused, in Chinese; the list stays.
+    browser.evaluate(click("#bulletin-publish"))
+    browser.wait(f"{text('#publish-result')}.includes('无需重复发布')", timeout=180)
+    assert browser.evaluate("document.querySelectorAll('#publications tbody tr').length") == 1
+    # No error on the page but (if the browser logs it) that refused publication's 409.
+    errors = browser.errors()
+    assert all("409" in e for e in errors), errors
+    browser.goto(browser.evaluate("document.querySelector('#publications a.published-html')"
+                                  ".href"))
+    browser.wait("document.body.innerText.includes('政务监察通报〔2026〕1号')")
+    browser.screenshot(shots / "03-published-document.png")
+    assert browser.errors() == errors

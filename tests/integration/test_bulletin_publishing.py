@@ -139,3 +139,24 @@ def test_two_publications_at_once_get_two_numbers(world, document_tools):
     assert [r["status"] for r in results.values()] == [201, 201]
     assert {r["document_no"] for r in results.values()} == {
         "政务监察通报〔2026〕1号", "政务监察通报〔2026〕2号"}
+
+
+def test_every_published_bulletin_is_listed_newest_first_with_links_to_its_bytes(
+        world, document_tools):
+    empty = world.client.get("/v1/bulletins/published", headers=bearer(HALL_KEY))
+    assert empty.status_code == 200 and empty.json() == {"publications": [], "count": 0}
+    october = publish(world).json()
+    quarter = publish(world, "2026-Q4", scope="window").json()
+    listed = world.client.get("/v1/bulletins/published", headers=bearer(AUDITOR_KEY)).json()
+    assert [p["document_no"] for p in listed["publications"]] == [
+        quarter["document_no"], october["document_no"]]
+    links = listed["publications"][1]["links"]
+    assert set(links) == {"json", "html", "pdf"}
+    pdf = world.client.get(links["pdf"], headers=bearer(AUDITOR_KEY))
+    assert pdf.content == published(world, october["id"], "pdf")
+    only = world.client.get("/v1/bulletins/published", params={"period": "2026-Q4"},
+                            headers=bearer(BUREAU_KEY)).json()
+    assert [p["id"] for p in only["publications"]] == [quarter["id"]]
+    refused = world.client.get("/v1/bulletins/published", params={"period": "2026-13"},
+                               headers=bearer(BUREAU_KEY))
+    assert refused.status_code == 422

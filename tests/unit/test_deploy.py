@@ -150,7 +150,7 @@ def test_the_prometheus_configs_and_rules_pass_promtool(config, tmp_path):
     shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "config" / "alerts.yml")
     done = run(tool("promtool"), "check", "config", str(tmp_path / "config" / "prometheus.yml"))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "7 rules found" in done.stdout
+    assert "8 rules found" in done.stdout
     jobs = yaml.safe_load((DEPLOY / config).read_text())["scrape_configs"]
     hallwatch = [j for j in jobs if j["job_name"].startswith("hallwatch-")]
     assert len(hallwatch) == 4  # intake, relay, supervision, projections

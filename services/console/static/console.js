@@ -317,16 +317,48 @@ function showBulletins() {
     el("label", {}, "统计口径", el("select", { name: "scope" }, scopes.map(([v, t]) => el("option", { value: v }, t)))),
     el("button", { type: "submit", class: "primary" }, "生成通报"));
   const out = el("div", { id: "bulletin" });
+  const listed = el("div", { id: "published" }, el("p", { class: "muted" }, "加载中…"));
+  const scopeName = Object.fromEntries(scopes);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const base = `/v1/bulletins/${encodeURIComponent(form.period.value.trim())}`;
+    const period = form.period.value.trim();
+    const base = `/v1/bulletins/${encodeURIComponent(period)}`;
     const query = (format) => `${base}?${new URLSearchParams({ scope: form.scope.value, format })}`;
-    out.replaceChildren(el("p", {},
-      el("a", { href: query("html"), target: "_blank", rel: "noopener", id: "bulletin-html" }, "查看通报（网页）"), "　",
+    const links = [el("a", { href: query("html"), target: "_blank", rel: "noopener", id: "bulletin-html" }, "查看通报（网页）"), "　",
       el("a", { href: query("pdf"), id: "bulletin-pdf", download: "" }, "下载 PDF"), "　",
-      el("a", { href: query("json"), target: "_blank", rel: "noopener" }, "数据（JSON）")));
+      el("a", { href: query("json"), target: "_blank", rel: "noopener" }, "数据（JSON）")];
+    const note = el("p", { id: "publish-result", class: "muted" });
+    if (state.who && state.who.role === "bureau") {
+      // Publishing freezes the bulletin as it stands now under the next document number.
+      const scope = form.scope.value;
+      links.push("　", el("button", { type: "button", class: "primary", id: "bulletin-publish", onclick: (click) => {
+        click.target.disabled = true;
+        api(`${base}:publish?${new URLSearchParams({ scope })}`, { method: "POST" })
+          .then((record) => { note.textContent = `已发布：${record.document_no}${record.revises ? "（修订）" : ""}`; return loadPublished(listed, scopeName); })
+          .catch((error) => { note.textContent = error instanceof ApiError && error.status === 409 ? "内容与已发布的通报相同，无需重复发布。" : problemText(error); })
+          .finally(() => { click.target.disabled = false; });
+      } }, "发布通报"));
+    }
+    out.replaceChildren(el("p", {}, links), note);
   });
-  $("#view").replaceChildren(el("h2", {}, "定期通报"), form, out);
+  $("#view").replaceChildren(el("h2", {}, "定期通报"), form, out, el("h3", {}, "已发布的通报"), listed);
+  loadPublished(listed, scopeName).catch(() => { listed.replaceChildren(el("p", { class: "muted" }, "无法读取已发布的通报。")); });
+}
+
+async function loadPublished(box, scopeName) {
+  const body = await api("/v1/bulletins/published");
+  if (!body.publications.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "尚未发布通报。"));
+    return;
+  }
+  box.replaceChildren(el("table", { id: "publications" },
+    el("thead", {}, el("tr", {}, ["文号", "通报期间", "统计口径", "发布人", "发布时间", "文件"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, body.publications.map((p) => el("tr", { "data-publication": p.id },
+      el("td", {}, p.document_no, p.revises ? "（修订）" : ""), el("td", {}, p.period), el("td", {}, scopeName[p.scope] || p.scope),
+      el("td", {}, p.published_by), el("td", {}, when(p.published_at)),
+      el("td", {}, el("a", { href: p.links.html, target: "_blank", rel: "noopener", class: "published-html" }, "网页"), "　",
+        el("a", { href: p.links.pdf, download: "", class: "published-pdf" }, "PDF"), "　",
+        el("a", { href: p.links.json, target: "_blank", rel: "noopener" }, "JSON")))))));
 }
 
 // -- the alert feed ----------------------------------------------------------------------
@@ -402,7 +434,27 @@ function alertItem(alert, withHistory) {
     item.append(el("ul", { class: "history" }, alert.history.map((h) => el("li", {},
       `${when(h.at)} ${label("alert_statuses", h.status)}${h.by ? `（${h.by}）` : ""}${historyNote(h)}`))));
   }
+  if (withHistory) item.append(notificationsOf(alert));
   return item;
+}
+
+// The notifications of one alert (预警纠错): each delivery over each channel, as its
+// attempts went. Only GET /v1/alerts/{id} has them, so they are fetched per alert.
+function notificationsOf(alert) {
+  const box = el("ul", { class: "notifications", "data-notifications": alert.alert_id });
+  api(`/v1/alerts/${encodeURIComponent(alert.alert_id)}`).then((found) => {
+    const items = (found && found.notifications) || [];
+    box.replaceChildren(...items.map((n) => {
+      const last = n.history[n.history.length - 1] || {};
+      const parts = [`通知（${label("notify_occasions", n.occasion)}）→ ${n.kind === "email" ? "邮件" : "短信网关"} ${n.channel}`,
+        `：${label("notify_statuses", n.status)}，已尝试 ${n.attempts} 次`];
+      if (last.at) parts.push(`，${when(last.at)}`);
+      if (last.error) parts.push(`（${last.error}）`);
+      if (n.next_attempt_at) parts.push(`，下次 ${when(n.next_attempt_at)}`);
+      return el("li", { "data-channel": n.channel, "data-occasion": n.occasion, "data-status": n.status }, parts.join(""));
+    }));
+  }).catch(() => {});
+  return box;
 }
 
 function historyNote(h) {
