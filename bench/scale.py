@@ -163,7 +163,7 @@ def measure(cases: int, data_dir: Path, samples: int = 500,
     out["rss_mb"]["loaded"] = round(rss_mb())
     out["disk_bytes_per_case"] = round(sum(
         f.stat().st_size for f in data_dir.rglob("*") if f.is_file()) / cases)
-    log(f"load: {out['load']}")
+    log(f"load: {out['load']} RSS {out['rss_mb']}")
     # 2. reads, no alerts yet
     out["case_read_before_storm"] = case_reads(sys_, settings, cases, samples, False)
     log(f"reads: {out['case_read_before_storm']}")
@@ -176,7 +176,7 @@ def measure(cases: int, data_dir: Path, samples: int = 500,
                        "log_notifications_replayed": replayed,
                        "timers_after": sys_.supervision.app.timer_count()}
     out["rss_mb"]["restarted"] = round(rss_mb())
-    log(f"start-up: {out['start_up']}")
+    log(f"start-up: {out['start_up']} RSS {out['rss_mb']}")
     assert out["start_up"]["timers_after"] == timers
     # 4. the storm
     app = sys_.supervision.app
@@ -215,7 +215,7 @@ def measure(cases: int, data_dir: Path, samples: int = 500,
                     "stored_events_when_it_was_judged": stored_then,
                     "drain_after_event_s": round(drained, 1), "event": str(result)[:60]}
     out["rss_mb"]["storm"] = round(rss_mb())
-    log(f"storm: {out['storm']}")
+    log(f"storm: {out['storm']} RSS {out['rss_mb']}")
     if drained != drained:
         sys_.close()
         return out
@@ -224,7 +224,7 @@ def measure(cases: int, data_dir: Path, samples: int = 500,
     out["case_read_after_storm"] = case_reads(sys_, settings, cases, samples, True)
     out["rss_mb"]["end"] = round(rss_mb())
     out["rss_mb"]["peak"] = round(peak_rss_mb())
-    log(f"reads: {out['case_read_after_storm']}")
+    log(f"reads: {out['case_read_after_storm']} RSS {out['rss_mb']}")
     sys_.close()
     return out
 
@@ -238,14 +238,16 @@ def main() -> int:
     parser.add_argument("--storm-seconds", type=float, default=3600.0,
                         help="stop the storm after this long and report its rate so far")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=args.dir or None) as tmp:
+    # A loop thread may still be finishing a write as the system closes: never let the
+    # clean-up of the scratch directory lose the figures.
+    with tempfile.TemporaryDirectory(dir=args.dir or None, ignore_cleanup_errors=True) as tmp:
         figures = measure(args.cases, Path(tmp) / "var", args.samples, args.storm_seconds,
                           log=lambda text: print(text, file=sys.stderr, flush=True))
-    figures["command"] = "python bench/scale.py " + " ".join(sys.argv[1:])
-    text = json.dumps(figures, indent=2, ensure_ascii=False)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+        figures["command"] = "python bench/scale.py " + " ".join(sys.argv[1:])
+        text = json.dumps(figures, indent=2, ensure_ascii=False)
+        print(text, flush=True)
+        if args.out:
+            Path(args.out).write_text(text + "\n")
     return 0
 
 
