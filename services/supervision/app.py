@@ -127,6 +127,7 @@ class Supervision(EventSourcedProjection[UUID]):
         self.contiguous = False
         self._escalations = Timetable()  # alert id -> its notice deadline
         self.backlog = False  # whether the last fire_due stopped at its bounds
+        self._per_watch = 0.005  # seconds firing one watch took lately (sizes batches)
         # The index's checkpoint in this store: start-up reads it and the log after it.
         with storage.schema_lock(self.env):  # other processes may create tables now
             self._due = DueTable(self)
@@ -338,6 +339,9 @@ class Supervision(EventSourcedProjection[UUID]):
                 self.backlog = True
                 break
             size = FIRE_BATCH if limit is None else min(FIRE_BATCH, limit - handled)
+            if seconds is not None:  # a batch, once begun, fits in what is left of the time
+                left = seconds - (time.monotonic() - started)
+                size = max(1, min(size, int(left / self._per_watch)))
             with self._lock:
                 watches = [i for i, _ in self._timers.due(now, size, self.owns)]
                 escalations = ([i for i, _ in self._escalations.due(now, size - len(watches))]
@@ -346,7 +350,9 @@ class Supervision(EventSourcedProjection[UUID]):
                 break
             handled += len(watches) + len(escalations)
             if watches:
+                began = time.monotonic()
                 moved += self._retrying(functools.partial(self._fire_watches, watches, now))
+                self._per_watch = max(1e-4, (time.monotonic() - began) / len(watches))
             for ident in escalations:
                 moved += self._retrying(functools.partial(self._escalate, ident))
         else:
