@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -34,6 +34,7 @@ NAMESPACE = UUID("5b1e9a57-3f4c-4c1e-9a63-6a0d1f3c2b10")
 ORDER_SKEW = timedelta(minutes=10)
 
 
+@lru_cache(maxsize=65_536)  # bounded; a case's id is asked for on each of its events
 def case_id(case_no: str) -> UUID:
     return uuid5(NAMESPACE, "case/" + case_no)
 
@@ -49,13 +50,18 @@ def link(previous: str, content: dict[str, Any], key: bytes) -> str:
     ClickHouse: changing any stored event breaks every later link. The link is keyed
     because it covers the applicant's personal data, which is published masked: an
     unkeyed hash of a short phone or ID number could be brute-forced from its mask."""
-    return hmac.new(key, (previous + digest(content)).encode(), hashlib.sha256).hexdigest()
+    return link_digest(previous, digest(content), key)
+
+
+def link_digest(previous: str, content_digest: str, key: bytes) -> str:
+    """:func:`link` of content whose digest (``hallwatch.catalogue.digest``) is known."""
+    return hmac.new(key, (previous + content_digest).encode(), hashlib.sha256).hexdigest()
 
 
 def with_deadline(summary: CaseSummary, deadline: Deadline | None) -> CaseSummary:
     """The summary with ``deadline`` and the moments and flags that follow from it."""
-    return replace(
-        summary, deadline=deadline,
+    return summary.but(
+        deadline=deadline,
         due_at=deadline.due_at if deadline else None,
         yellow_at=deadline.yellow_at if deadline else None,
         provisional=bool(deadline and deadline.provisional)
@@ -73,7 +79,7 @@ def _accept(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     promised = data.get("promised_days") if data.get("kind") == "promised" else None
     if data.get("kind") == "promised" and not promised:
         raise InvalidEvent("a promised case needs promised_days", "data.promised_days")
-    s = replace(s, matter_code=data.get("matter_code"), matter_name=data.get("matter_name"),
+    s = s.but(matter_code=data.get("matter_code"), matter_name=data.get("matter_name"),
                 kind=data.get("kind"), window_id=data.get("window_id"),
                 staff_id=data.get("staff_id"), receipt_no=data.get("receipt_no"),
                 promised_days=promised, accepted_at=fact.time)
@@ -86,7 +92,7 @@ def _accept_with_missing_materials(s: CaseSummary, fact: Fact, calendar: WorkCal
     s = _accept(s, fact, calendar)
     days = int(fact.data["supplement_days"])
     due, provisional, versions = deadlines.supplement_due(calendar, fact.time, days)
-    s = replace(s, supplement_due_at=due, supplement_pending=True, supplement_days=days,
+    s = s.but(supplement_due_at=due, supplement_pending=True, supplement_days=days,
                 supplement_provisional=provisional, supplement_calendar=versions)
     return with_deadline(s, s.deadline)
 
@@ -94,18 +100,18 @@ def _accept_with_missing_materials(s: CaseSummary, fact: Fact, calendar: WorkCal
 def _list_missing_materials(s: CaseSummary, fact: Fact, calendar: WorkCalendar
                             ) -> CaseSummary:
     listed = set(s.notice_materials) | set(fact.data.get("missing_materials", []))
-    return replace(s, notice_materials=tuple(sorted(listed)),
+    return s.but(notice_materials=tuple(sorted(listed)),
                    matter_code=s.matter_code or fact.data.get("matter_code"))
 
 
 def _take_in_materials(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     if not fact.data.get("complete", True):
         return s  # a partial supplement: still pending
-    return with_deadline(replace(s, supplement_pending=False), s.deadline)
+    return with_deadline(s.but(supplement_pending=False), s.deadline)
 
 
 def _stop_clock(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
-    return replace(s, suspended_since=local_date(fact.time))
+    return s.but(suspended_since=local_date(fact.time))
 
 
 def _restart_clock(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
@@ -115,19 +121,19 @@ def _restart_clock(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSu
     if until < since:
         raise ImpossibleSequence("a case cannot resume before it was suspended", "time")
     moved = deadlines.add_suspension(calendar, s.deadline, since, until, fact.id)
-    return with_deadline(replace(s, suspended_since=None), moved)
+    return with_deadline(s.but(suspended_since=None), moved)
 
 
 def _extend(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     """Every extension is counted; only an approved one moves the deadline. One approved
     after the due moment moves it too, but the case did miss that moment: it is kept in
     ``missed_due_at`` (the first moment missed) and the case is never on time."""
-    s = replace(s, extensions=s.extensions + 1)
+    s = s.but(extensions=s.extensions + 1)
     current = s.deadline
     if not fact.data.get("approved_by") or current is None:
         return s
     if fact.time > current.due_at:
-        s = replace(s, missed_due_at=s.missed_due_at or current.due_at)
+        s = s.but(missed_due_at=s.missed_due_at or current.due_at)
     return with_deadline(s, deadlines.add_extension(calendar, current,
                                                     int(fact.data["extra_days"]), fact.id))
 
@@ -140,7 +146,7 @@ def _close(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
         used = calendar.working_days_between(
             local_date(s.accepted_at) + timedelta(days=1),
             local_date(fact.time) + timedelta(days=1)).count
-    return replace(s, closed_at=fact.time, supplement_pending=False, working_days_used=used)
+    return s.but(closed_at=fact.time, supplement_pending=False, working_days_used=used)
 
 
 def _reject(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
@@ -148,22 +154,22 @@ def _reject(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     names the matter, window and staff no acceptance named; the case keeps what an
     earlier acceptance or notice named."""
     data = fact.data
-    s = replace(s, matter_code=s.matter_code or data.get("matter_code"),
-                matter_name=s.matter_name or data.get("matter_name"),
-                window_id=s.window_id or data.get("window_id"),
-                staff_id=s.staff_id or data.get("staff_id"))
+    s = s.but(matter_code=s.matter_code or data.get("matter_code"),
+              matter_name=s.matter_name or data.get("matter_name"),
+              window_id=s.window_id or data.get("window_id"),
+              staff_id=s.staff_id or data.get("staff_id"))
     return _close(s, fact, calendar)
 
 
 def _rate(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     grade = int(fact.data["satisfaction"])
-    return replace(s, rating=grade, rating_bad_open=grade >= 4)
+    return s.but(rating=grade, rating_bad_open=grade >= 4)
 
 
 def _rectify_rating(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
     if not s.rating_bad_open:
         raise ImpossibleSequence("there is no bad review open to rectify", "type")
-    return replace(s, rating_bad_open=False)
+    return s.but(rating_bad_open=False)
 
 
 def _status_only(s: CaseSummary, fact: Fact, calendar: WorkCalendar) -> CaseSummary:
@@ -212,9 +218,9 @@ def judge(summary: CaseSummary | None, fact: Fact, calendar: WorkCalendar, seaso
     if summary is not None:
         check_time_order(summary, fact, skew)
     current = summary or CaseSummary(case_no=fact.subject, hall_id=fact.hall_id, status=status)
-    after = HANDLERS[fact.type](replace(current, status=status), fact, calendar)
+    after = HANDLERS[fact.type](current.but(status=status), fact, calendar)
     latest = max(fact.time, current.last_event_at) if current.last_event_at else fact.time
-    return replace(after, office_hours=classify(fact.time, calendar, seasons),
+    return after.but(office_hours=classify(fact.time, calendar, seasons),
                    last_event_at=latest)
 
 
@@ -267,7 +273,7 @@ class Case(Aggregate):
         ``chain_key``: the secret the hash chain is keyed with."""
         return cls(case_no=fact.subject, hall_id=fact.hall_id, fact=fact.envelope,
                    summary=judge(None, fact, calendar, seasons),
-                   chain=link(GENESIS, fact.envelope, chain_key),
+                   chain=link_digest(GENESIS, fact.digest, chain_key),
                    recorded_at=(recorded_at or fact.time).isoformat())
 
     @event(Opened)
@@ -284,7 +290,7 @@ class Case(Aggregate):
             # Say nothing of whose case it is: that is another hall's business.
             raise Forbidden(f"case {self.case_no} is not one of this hall's cases", "subject")
         self._record(fact=fact.envelope, summary=judge(self.summary, fact, calendar, seasons),
-                     chain=link(self.chain, fact.envelope, chain_key),
+                     chain=link_digest(self.chain, fact.digest, chain_key),
                      recorded_at=(recorded_at or fact.time).isoformat())
 
     @event(FactRecorded)
@@ -319,7 +325,7 @@ class Case(Aggregate):
                 and new.accepted_at is not None:
             due, provisional, versions = deadlines.supplement_due(
                 calendar, new.accepted_at, new.supplement_days)
-            new = replace(new, supplement_due_at=due, supplement_provisional=provisional,
+            new = new.but(supplement_due_at=due, supplement_provisional=provisional,
                           supplement_calendar=versions)
             new = with_deadline(new, new.deadline)
         assert new.deadline is not None

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from hallwatch.errors import Forbidden, InvalidEvent
@@ -147,8 +148,9 @@ class Fact:
     def is_case_event(self) -> bool:
         return self.type in CASE_TYPES
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """Computed once: the receipt and the case's hash chain both use it."""
         return digest(self.envelope)
 
     @classmethod

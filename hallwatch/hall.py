@@ -4,6 +4,7 @@ idempotency receipt of each accepted event, and loaded calendar years."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -30,6 +31,7 @@ def stream_key(fact: Fact) -> str:
     return catalogue.stream_key(fact.type, fact.hall_id, fact.subject, fact.data, fact.id)
 
 
+@lru_cache(maxsize=65_536)  # bounded; asked for on each event of the stream
 def stream_id(key: str) -> UUID:
     return uuid5(NAMESPACE, "stream/" + key)
 
@@ -102,6 +104,7 @@ class Receipt(Aggregate):
     """
 
     @staticmethod
+    @lru_cache(maxsize=16_384)  # bounded; asked for three times while an event is stored
     def create_id(hall_id: str, event_id: str) -> UUID:
         return uuid5(NAMESPACE, f"receipt/{hall_id}/{event_id}")
 

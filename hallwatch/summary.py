@@ -54,6 +54,17 @@ class CaseSummary:
     last_event_at: datetime | None = None  # the latest time the case's events stated
     missed_due_at: datetime | None = None  # a due moment passed before a late extension
 
+    def but(self, **changes: Any) -> CaseSummary:
+        """A copy with ``changes`` (as ``dataclasses.replace``, which is many times slower:
+        it re-runs ``__init__`` over every field, and the intake does this several times
+        per event). Only declared fields may change."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"CaseSummary has no field {sorted(unknown)[0]!r}")
+        copy = object.__new__(CaseSummary)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in _FIELDS:

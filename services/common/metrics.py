@@ -44,6 +44,9 @@ RELAY_LAG = Gauge("hallwatch_relay_lag_events",
                   "Stored events not yet published: store head minus the relay's position",
                   ["relay"])
 REQUEST_SECONDS = Histogram("hallwatch_intake_seconds", "Time to store one hall event")
+GROUP_EVENTS = Histogram("hallwatch_intake_group_events",
+                         "Single events (POST /v1/events) committed in one transaction",
+                         buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 CONSUMER_LAG = Gauge("hallwatch_consumer_lag_messages",
                      "Messages a consumer has still to read, per group and partition",
                      ["group", "topic", "partition"])

@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 
 from hallwatch import chain
 from hallwatch.chain import GENESIS, Break, Row, Sealed, Verdict
+from services.common import storage
 
 TABLE = "hallwatch_log_chain"
 PAGE = 1000
@@ -30,7 +31,9 @@ class LogChain:
         self.recorder: Any = app.recorder
         self.sqlite = app.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite"
         self._lock = threading.Lock()
-        with self._cursor(commit=True) as cursor:
+        # Under the schema lock: processes starting together on a fresh PostgreSQL database
+        # would otherwise race in CREATE TABLE IF NOT EXISTS (a duplicate pg_type row).
+        with storage.schema_lock(app.env), self._cursor(commit=True) as cursor:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (log_position BIGINT PRIMARY KEY, "
                            "link TEXT NOT NULL, stream TEXT NOT NULL, version BIGINT NOT NULL)")
             cursor.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_stream ON {TABLE} (stream)")

@@ -8,6 +8,8 @@ from typing import Any
 
 from eventsourcing.application import Application
 
+from services.common import storage
+
 TABLE = "hallwatch_audit_reads"
 
 
@@ -18,7 +20,9 @@ class ReadLog:
         self.sqlite = app.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite"
         serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if self.sqlite else \
             "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
-        with self.recorder.datastore.transaction(commit=True) as cursor:
+        # Under the schema lock, as every table is created (services/common/storage.py).
+        with storage.schema_lock(app.env), \
+                self.recorder.datastore.transaction(commit=True) as cursor:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id {serial}, "
                            "principal TEXT NOT NULL, case_no TEXT NOT NULL, "
                            "reason TEXT NOT NULL, what TEXT NOT NULL, read_at TEXT NOT NULL)")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder
 
 from hallwatch import stored
@@ -36,6 +38,7 @@ from services.common import calendars, metrics, storage
 from services.common.settings import Settings, parse_case_prefixes
 from services.common.sources import Signal
 from services.common.storage import store_env
+from services.intake.groups import GroupCommitter
 from services.intake.logchain import LogChain
 from services.intake.reads import ReadLog
 
@@ -44,6 +47,9 @@ Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 30
 RETRY_STEP = 0.005  # seconds; the random wait grows by this much each attempt
 CHUNK = 500  # events judged together and saved in one transaction
+# At most this many single events share one transaction: a group's answers wait for its
+# slowest event, so a bound keeps the wait short while the commit is still amortised.
+GROUP_LIMIT = 256
 CALENDAR_REFRESH_SECONDS = 5.0
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between a hall's system and ours
 
@@ -90,10 +96,33 @@ class HallStore(Application[UUID]):
         self._calendar_seen = 0
         self._calendar_checked = 0.0
         self._load_calendar_years()
+        self.groups: GroupCommitter[Recorded] = GroupCommitter(self.record_each, GROUP_LIMIT)
+
+    def close(self) -> None:
+        """Commit the single events already waiting, then close the store."""
+        self.groups.close()
+        super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """As the library saves; then wakes this process's followers of the log."""
-        recordings = super().save(*objs, **kwargs)
+        """As the library saves; then wakes this process's followers of the log.
+
+        Aggregates are saved without the library's first question of each object, asked
+        with typing's runtime-protocol ``isinstance`` (slow, on every save): "is it an
+        event or an aggregate?" — ours are aggregates. The rest is the library's own:
+        record, snapshot, notify."""
+        if not all(isinstance(obj, Aggregate) for obj in objs):
+            recordings = super().save(*objs, **kwargs)
+            self.written.notify()
+            return recordings
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, as it calls it
         self.written.notify()
         return recordings
 
@@ -108,11 +137,17 @@ class HallStore(Application[UUID]):
     # -- writing -----------------------------------------------------------------
 
     def record(self, envelope: dict[str, Any], caller_hall: str | None) -> Recorded:
-        """Store one schema-valid CloudEvent; idempotent on (hall, id)."""
-        result = self.record_batch([envelope], caller_hall)[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        """Store one schema-valid CloudEvent; idempotent on (hall, id). Committed with
+        whatever other single events are waiting (see :meth:`submit`); returns once the
+        transaction holding this event has committed."""
+        return self.submit(envelope, caller_hall).result()
+
+    def submit(self, envelope: dict[str, Any], caller_hall: str | None
+               ) -> Future[Recorded]:
+        """Queue one schema-valid CloudEvent for the next group commit
+        (services/intake/groups.py): the future holds its Recorded, or the DomainError
+        that refused it, once the transaction holding it has committed."""
+        return self.groups.submit(envelope, caller_hall)
 
     def record_batch(self, envelopes: list[dict[str, Any]], caller_hall: str | None
                      ) -> list[Recorded | Exception]:
@@ -124,39 +159,53 @@ class HallStore(Application[UUID]):
         other reason is tried again event by event, so each event's result says exactly
         whether it is stored (any other Exception: not stored).
         """
+        return self.record_each([(envelope, caller_hall) for envelope in envelopes])
+
+    def record_each(self, items: Sequence[tuple[dict[str, Any], str | None]]
+                    ) -> list[Recorded | Exception]:
+        """As :meth:`record_batch`, each event with the hall its sender's key writes for
+        (a group commit holds events from many callers)."""
         self.refresh_calendar()
         results: list[Recorded | Exception] = []
-        for start in range(0, len(envelopes), CHUNK):
-            chunk = envelopes[start:start + CHUNK]
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start:start + CHUNK]
             try:
-                results.extend(self._record_chunk(chunk, caller_hall))
+                results.extend(self._record_chunk(chunk))
             except Exception:
                 log.exception("a chunk of %d events failed; storing them one by one",
                               len(chunk))
-                for envelope in chunk:
+                for item in chunk:
                     try:
-                        results.extend(self._record_chunk([envelope], caller_hall))
+                        results.extend(self._record_chunk([item]))
                     except Exception as error:
                         results.append(error)
         return results
 
-    def _record_chunk(self, envelopes: list[dict[str, Any]], caller_hall: str | None
+    def _record_chunk(self, items: Sequence[tuple[dict[str, Any], str | None]]
                       ) -> list[Recorded | Exception]:
         # A concurrent writer may extend one of these streams (or store the same receipt)
         # first: then the whole chunk is reloaded and judged again.
-        return storage.retrying(functools.partial(self._judge_and_save, envelopes, caller_hall),
+        return storage.retrying(functools.partial(self._judge_and_save, items),
                                 MAX_ATTEMPTS, RETRY_STEP)
 
-    def _judge_and_save(self, envelopes: list[dict[str, Any]], caller_hall: str | None
+    def _judge_and_save(self, items: Sequence[tuple[dict[str, Any], str | None]]
                         ) -> list[Recorded | Exception]:
         streams: dict[UUID, Case | HallStream] = {}
         receipts: dict[UUID, Receipt] = {}
-        # Per call, never on self: requests run concurrently on the web server's threads.
-        known = storage.existing(self, self._candidate_ids(envelopes))
-        outcomes: list[Recorded | DomainError | tuple[Fact, Receipt, bool]] = []
-        for envelope in envelopes:
+        parsed: list[Fact | DomainError] = []
+        for envelope, caller_hall in items:
             try:
-                fact = Fact.from_envelope(envelope, caller_hall)
+                parsed.append(Fact.from_envelope(envelope, caller_hall))
+            except DomainError as refusal:
+                parsed.append(refusal)
+        # Per call, never on self: requests run concurrently on the web server's threads.
+        known = storage.existing(self, self._candidate_ids(parsed))
+        outcomes: list[Recorded | DomainError | tuple[Fact, Receipt, bool]] = []
+        for fact in parsed:
+            if isinstance(fact, DomainError):
+                outcomes.append(fact)
+                continue
+            try:
                 if fact.time > self.clock() + FUTURE_TOLERANCE:
                     raise InvalidEvent("the event claims to have happened in the future", "time")
                 receipt_id = Receipt.create_id(fact.hall_id, fact.id)
@@ -191,14 +240,12 @@ class HallStore(Application[UUID]):
             results.append(Recorded(created, fact.id, fact.subject, receipt.sequence, position))
         return results
 
-    def _candidate_ids(self, envelopes: list[dict[str, Any]]) -> list[UUID]:
-        """The receipts and streams a chunk may touch (best effort: malformed envelopes
-        are refused later, one by one)."""
+    @staticmethod
+    def _candidate_ids(facts: Sequence[Fact | DomainError]) -> list[UUID]:
+        """The receipts and streams a chunk may touch (refused events touch none)."""
         ids = []
-        for envelope in envelopes:
-            try:
-                fact = Fact.from_envelope(envelope, None)
-            except DomainError:
+        for fact in facts:
+            if isinstance(fact, DomainError):
                 continue
             ids.append(Receipt.create_id(fact.hall_id, fact.id))
             ids.append(case_id(fact.subject) if fact.is_case_event

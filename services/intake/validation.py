@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
 
@@ -42,6 +43,7 @@ FORBIDDEN_CHARACTERS = re.compile(
     "\ud800-\udfff\ufffe\uffff]")
 
 
+@cache  # one per event type and version
 def data_schema_path(short: str, version: int = 1) -> Path:
     return SCHEMAS / "events" / short / f"v{version}.schema.json"
 
@@ -80,15 +82,19 @@ def decode(body: bytes, check: bool = True) -> Any:
     return value
 
 
-def check_shape(value: Any) -> None:
-    """Refuse nesting beyond MAX_DEPTH and forbidden characters, naming the field."""
+def check_shape(value: Any) -> bool:
+    """Refuse nesting beyond MAX_DEPTH and forbidden characters, naming the field.
+    Returns whether any number in ``value`` is a float (see :func:`validate`)."""
     stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    floats = False
     while stack:
         item, path, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise Problem(400, f"JSON nested deeper than {MAX_DEPTH} levels", path)
         if isinstance(item, str):
             _check_text(item, path)
+        elif isinstance(item, float):
+            floats = True
         elif isinstance(item, dict):
             for key, child in item.items():
                 child_path = f"{path}.{key}" if path else key
@@ -96,6 +102,7 @@ def check_shape(value: Any) -> None:
                 stack.append((child, child_path, depth + 1))
         elif isinstance(item, list):
             stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+    return floats
 
 
 def _check_text(text: str, path: str) -> None:
@@ -175,11 +182,73 @@ def _first_error(validator: Any, instance: Any, prefix: str) -> None:
         raise InvalidEvent(error.message, path or prefix)
 
 
+# -- the compiled fast path ------------------------------------------------------------------
+#
+# jsonschema interprets the schemas at every call (most of the intake's time per event).
+# fastjsonschema compiles each schema to Python once. It decides only that an event is
+# valid: whenever it refuses one, or cannot be trusted to decide, the interpreted
+# validator above judges the event and names the field, so a refusal reads exactly the
+# same either way. Where the two could differ, the compiled one is made at least as strict:
+# formats are checked by jsonschema's own format checker (with the date-time bounds), its
+# patterns already end at the end of the string (it rewrites `$` to `\Z`), defaults are
+# never filled in, and an event holding any float goes to the interpreted validator (the
+# compiled one counts 365.0 as an integer). tests/unit/test_compiled_validation.py keeps
+# the schemas within the keywords both implement.
+
+
+@cache
+def _schemas_by_id() -> dict[str, Any]:
+    return {document["$id"]: document for document in
+            (json.loads(path.read_text()) for path in SCHEMAS.rglob("*.schema.json"))}
+
+
+def _local_schema(uri: str) -> Any:
+    """Every $ref names one of our schema files by its $id; nothing is fetched."""
+    try:
+        return _schemas_by_id()[uri]
+    except KeyError:
+        raise LookupError(f"no schema with $id {uri}") from None
+
+
+def _within_bounds(text: str, floor: date) -> bool:
+    try:
+        check_moment(datetime.fromisoformat(text.replace("Z", "+00:00")), "", floor)
+    except (ValueError, InvalidEvent):
+        return False
+    return True
+
+
+@cache
+def _compiled(path: Path, floor: date) -> Callable[[Any], Any]:
+    checker = FormatChecker()
+
+    def conforming(name: str) -> Callable[[str], bool]:
+        def conforms(text: str) -> bool:
+            return checker.conforms(text, name) and (
+                name != "date-time" or _within_bounds(text, floor))
+        return conforms
+
+    return fastjsonschema.compile(  # type: ignore[no-any-return]
+        json.loads(path.read_text()), handlers={"https": _local_schema, "http": _local_schema},
+        formats={name: conforming(name) for name in checker.checkers}, use_default=False)
+
+
+def _passes(path: Path, floor: date, instance: Any) -> bool:
+    try:
+        _compiled(path, floor)(instance)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
 def validate(envelope: Any, floor: date = DEFAULT_FLOOR) -> None:
     """Raise InvalidEvent (field path, reason) unless ``envelope`` is a valid hall event."""
     if not isinstance(envelope, dict):
         raise InvalidEvent("the body must be one JSON object (a CloudEvent)", "")
-    check_shape(envelope)
+    floats = check_shape(envelope)
+    if not floats and _passes(ENVELOPE, floor, envelope) and _passes(
+            data_schema_path(short_type(envelope["type"])), floor, envelope["data"]):
+        return
     _first_error(_validator(ENVELOPE, floor), envelope, "")
     _first_error(_validator(data_schema_path(short_type(envelope["type"])), floor),
                  envelope["data"], "data")

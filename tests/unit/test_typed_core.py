@@ -273,3 +273,17 @@ def test_every_case_action_has_one_named_handler_and_every_check_a_catalogued_ty
     assert set(RECORD_CHECKS) <= set(ALL_TYPES)
     assert all(t.startswith("post.") for t in POST_CHECKS)
     assert all(t.startswith("complaint.") for t in COMPLAINT_CHECKS)
+
+
+def test_a_summary_copied_with_changes_equals_the_dataclass_replacement_and_leaves_the_original():
+    original = CaseSummary(case_no="C1", hall_id="H1", status="accepted", extensions=1,
+                           notice_materials=("ID card",))
+    changed = original.but(status="extended", extensions=2)
+    assert changed == dataclasses.replace(original, status="extended", extensions=2)
+    assert (original.status, original.extensions) == ("accepted", 1)
+    assert hash(changed) == hash(dataclasses.replace(original, status="extended", extensions=2))
+
+
+def test_a_summary_cannot_be_copied_with_a_field_it_does_not_have():
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        CaseSummary(case_no="C1", hall_id="H1", status="accepted").but(colour="red")
