@@ -38,7 +38,7 @@ class World:
         self.clock.now = now
 
     def settle(self) -> None:
-        while self.supervision.step(wait=0):
+        while self.supervision.step(wait=0) or self.supervision.app.backlog:
             pass
         for source in self.projections.sources:
             while batch := source.poll(1000, 0):

@@ -50,13 +50,15 @@ def store_env(settings: Settings) -> dict[str, str]:
 
 
 def read_log(app: Application[Any], after: int, limit: int | None = None,
-             topics: Sequence[str] = (), page: int = PAGE) -> Iterator[Notification]:
+             topics: Sequence[str] = (), page: int = PAGE, stop: int | None = None
+             ) -> Iterator[Notification]:
     """An application's notifications after position ``after``, in log order, read
-    ``page`` at a time (at most ``limit`` in all; only ``topics`` if given)."""
+    ``page`` at a time (at most ``limit`` in all; only ``topics`` if given; none after
+    position ``stop`` if given)."""
     left = limit
     while left is None or left > 0:
         size = page if left is None else min(page, left)
-        found = app.recorder.select_notifications(after + 1, size, topics=topics)
+        found = app.recorder.select_notifications(after + 1, size, stop=stop, topics=topics)
         yield from found
         if len(found) < size:
             return

@@ -22,7 +22,7 @@ from services.common.messages import Message
 from services.common.metrics import PROJECTED
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
-TABLES = ("events", "cases", "alerts")  # the views a rebuild replaces
+TABLES = ("events", "cases", "alerts", "alerts_by_case")  # the views a rebuild replaces
 
 
 def schema_files() -> list[Path]:
@@ -111,6 +111,10 @@ class Views:
         if alerts:
             self.client.insert(self.table("alerts"), list(alerts.values()),
                                column_names=ALERT_COLUMNS)
+            by_case = [[row[5], row[0]] for row in alerts.values() if row[5]]
+            if by_case:
+                self.client.insert(self.table("alerts_by_case"), by_case,
+                                   column_names=["case_no", "alert_id"])
         PROJECTED.inc(len(batch))
         metrics.projected(batch)
         if alerts:
@@ -176,6 +180,9 @@ class Views:
         for name, value in filters.items():
             where.append(f"{ALERT_FILTERS[name]} = {{{name}:String}}")
             params[name] = value
+        if "case" in filters:  # by primary key: the case's alert ids, then those alerts
+            where.append(f"alert_id IN (SELECT alert_id FROM {DATABASE}.alerts_by_case "
+                         "WHERE case_no = {case:String})")
         # Moments travel as epoch milliseconds: no time-zone guessing on either side.
         if since:
             where.append("raised_at >= fromUnixTimestamp64Milli({since:Int64})")

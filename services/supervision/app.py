@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,11 +50,18 @@ from services.common.metrics import ALERTS
 from services.common.settings import Settings
 from services.common.sources import Signal
 from services.common.storage import store_env
+from services.supervision.duetable import DIRECTORY, NOTICE, TIMER, YEAR, Due, DueTable
 from services.supervision.timetable import Timetable
 
 Clock = Callable[[], datetime]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules" / "supervision.v1.json"
 ATTEMPTS = 20
+# Watches fired in one transaction: a due-time storm costs one commit per batch.
+FIRE_BATCH = 200
+# The index's checkpoint is written at most this often (or once this many rows changed):
+# start-up after a crash reads at most about that much of the log.
+CHECKPOINT_SECONDS = 2.0
+CHECKPOINT_ROWS = 50_000
 
 
 def load_rules(path: str) -> RuleSet:
@@ -118,7 +126,24 @@ class Supervision(EventSourcedProjection[UUID]):
         # starting where tracking stands reveals a gap; the log source's ids are not.
         self.contiguous = False
         self._escalations = Timetable()  # alert id -> its notice deadline
+        self.backlog = False  # whether the last fire_due stopped at its bounds
+        self._per_watch = 0.005  # seconds firing one watch took lately (sizes batches)
+        # The index's checkpoint in this store: start-up reads it and the log after it.
+        with storage.schema_lock(self.env):  # other processes may create tables now
+            self._due = DueTable(self)
+        self._changes: dict[tuple[str, UUID], Due] = {}
+        self._checkpoint = 0
+        self._flushed = time.monotonic()
+        self.checkpoint_seconds = CHECKPOINT_SECONDS
+        self.restored = self._restore()
         self.refresh_index()
+        self.restored = (self.restored[0], self._seen - self._checkpoint)
+
+    def close(self) -> None:
+        """Write the index's checkpoint, then close the store."""
+        with self._lock:
+            self._flush()
+        super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """As the library saves; then wakes this process's followers of the log."""
@@ -239,8 +264,12 @@ class Supervision(EventSourcedProjection[UUID]):
                 cache[ident] = Watch(key=key)
         return cache[ident]
 
-    def _apply(self, judgement: Judgement, watch: Watch, alerts: dict[UUID, Alert]) -> None:
-        raised = storage.existing(self, (alert_id(f.alert_key) for f in judgement.findings))
+    def _apply(self, judgement: Judgement, watch: Watch, alerts: dict[UUID, Alert],
+               raised: set[UUID] | None = None) -> None:
+        """Collect the alerts a judgement raises and clears; ``raised``: which of its
+        findings' alerts are stored already (looked up here when not given)."""
+        if raised is None:
+            raised = storage.existing(self, (alert_id(f.alert_key) for f in judgement.findings))
         for finding in judgement.findings:
             ident = alert_id(finding.alert_key)
             if ident in alerts or ident in raised:
@@ -283,33 +312,74 @@ class Supervision(EventSourcedProjection[UUID]):
             metrics.timers(len(self._timers) + len(self._escalations), due)
         return due
 
-    def fire_due(self) -> int:
-        """Raise every timer and escalation due by now; returns how many aggregates moved."""
-        now = self.clock()
-        moved = 0
+    def timetable(self) -> list[tuple[str, UUID, datetime, str]]:
+        """Every open timer and notice deadline as the index holds it: (kind, id, due
+        moment, key), sorted."""
         with self._lock:
-            watches = [i for i, key in self._timers.due(now) if self.owns(key)]
-            escalations = [i for i, _ in self._escalations.due(now)]
-        for ident in watches:
-            moved += self._retrying(functools.partial(self._fire_watch, ident, now))
-        for ident in escalations:
-            moved += self._retrying(functools.partial(self._escalate, ident))
+            return sorted([(TIMER, i, at, key) for i, at, key in self._timers.entries()]
+                          + [(NOTICE, i, at, key) for i, at, key in self._escalations.entries()])
+
+    def timer_count(self) -> int:
+        """How many timers and notice deadlines are open."""
+        with self._lock:
+            return len(self._timers) + len(self._escalations)
+
+    def fire_due(self, limit: int | None = None, seconds: float | None = None) -> int:
+        """Raise the timers and notice deadlines due by now, earliest first: at most
+        ``limit`` aggregates, stopping once ``seconds`` have gone by (all of them by
+        default). Watches are fired :data:`FIRE_BATCH` to a transaction. Returns how many
+        aggregates moved; :attr:`backlog` tells whether more may be due (the round stopped
+        at its bounds), so the caller comes back without waiting."""
+        now = self.clock()
+        started = time.monotonic()
+        moved = handled = 0
+        self.backlog = False
+        while limit is None or handled < limit:
+            if seconds is not None and time.monotonic() - started >= seconds:
+                self.backlog = True
+                break
+            size = FIRE_BATCH if limit is None else min(FIRE_BATCH, limit - handled)
+            if seconds is not None:  # a batch, once begun, fits in what is left of the time
+                left = seconds - (time.monotonic() - started)
+                size = max(1, min(size, int(left / self._per_watch)))
+            with self._lock:
+                watches = [i for i, _ in self._timers.due(now, size, self.owns)]
+                escalations = ([i for i, _ in self._escalations.due(now, size - len(watches))]
+                               if len(watches) < size else [])
+            if not watches and not escalations:
+                break
+            handled += len(watches) + len(escalations)
+            if watches:
+                began = time.monotonic()
+                moved += self._retrying(functools.partial(self._fire_watches, watches, now))
+                self._per_watch = max(1e-4, (time.monotonic() - began) / len(watches))
+            for ident in escalations:
+                moved += self._retrying(functools.partial(self._escalate, ident))
+        else:
+            self.backlog = True
         if moved:
             self.refresh_index()
         return moved
 
-    def _fire_watch(self, ident: UUID, now: datetime) -> int:
-        watch: Watch = self.repository.get(ident)
+    def _fire_watches(self, idents: list[UUID], now: datetime) -> int:
+        """Fire these watches' due timers and save them with their alerts, atomically
+        (a conflict redoes the whole batch from the newer state)."""
+        watches: list[Watch] = [self.repository.get(ident) for ident in idents]
+        judgements = [watch.fire(now) for watch in watches]
+        raised = storage.existing(self, (alert_id(f.alert_key) for j in judgements
+                                         for f in j.findings))  # one query for the batch
         alerts: dict[UUID, Alert] = {}
-        self._apply(watch.fire(now), watch, alerts)
-        self.save(watch, *alerts.values())
-        upcoming = watch.next_timer()
+        for watch, judgement in zip(watches, judgements, strict=True):
+            self._apply(judgement, watch, alerts, raised)
+        self.save(*watches, *alerts.values())
         with self._lock:
-            if upcoming is None:
-                self._timers.discard(ident)
-            else:
-                self._timers.set(ident, upcoming, watch.key)
-        return 1
+            for watch in watches:
+                upcoming = watch.next_timer()
+                if upcoming is None:
+                    self._timers.discard(watch.id)
+                else:
+                    self._timers.set(watch.id, upcoming, watch.key)
+        return len(watches)
 
     def _escalate(self, ident: UUID) -> int:
         alert: Alert = self.repository.get(ident)
@@ -323,11 +393,47 @@ class Supervision(EventSourcedProjection[UUID]):
 
     def refresh_index(self) -> None:
         """Follow this store's log from where we were: the next timer of every watch and
-        the deadline of every open supervision notice."""
+        the deadline of every open supervision notice; write the checkpoint when due."""
         with self._lock:
             for notification in storage.read_log(self, self._seen):
                 self._index(notification)
                 self._seen = notification.id
+            if self._seen > self._checkpoint and (
+                    len(self._changes) >= CHECKPOINT_ROWS
+                    or time.monotonic() - self._flushed >= self.checkpoint_seconds):
+                self._flush()
+
+    def _restore(self) -> tuple[int, int]:
+        """Load the index from its checkpoint: (rows read, 0); the caller then reads the
+        log after it (how many notifications that was goes in the second place)."""
+        position, rows = self._due.load()
+        for row in sorted(rows, key=lambda r: r.position):
+            if row.kind == TIMER and row.at is not None:
+                self._timers.set(row.ident, row.at, row.key)
+            elif row.kind == NOTICE and row.at is not None:
+                self._escalations.set(row.ident, row.at)
+            elif row.kind == YEAR:
+                year: Any = self.repository.get(row.ident)
+                self.calendar = self.calendar.with_year(YearRules.from_dict(year.rules))
+            elif row.kind == DIRECTORY:
+                versions: Any = self.repository.get(row.ident)
+                self.directory = Directory.from_document(versions.document)
+        self._seen = self._checkpoint = position
+        return len(rows), 0
+
+    def _flush(self) -> None:
+        """Write what the index learnt since the last checkpoint (the caller holds the
+        lock)."""
+        if self._seen <= self._checkpoint:
+            return
+        self._due.save(self._seen, list(self._changes.values()))
+        self._changes.clear()
+        self._checkpoint = self._seen
+        self._flushed = time.monotonic()
+
+    def _changed(self, kind: str, ident: UUID, at: datetime | None, key: str,
+                 position: int) -> None:
+        self._changes[(kind, ident)] = Due(kind, ident, at, key, position)
 
     def _index(self, notification: Notification) -> None:
         topic = notification.topic
@@ -337,20 +443,26 @@ class Supervision(EventSourcedProjection[UUID]):
             upcoming = [t.at for t in timers_in(event).values()]
             if upcoming:
                 self._timers.set(ident, min(upcoming), event.key)
+                self._changed(TIMER, ident, min(upcoming), event.key, notification.id)
             else:
                 self._timers.discard(ident)
+                self._changed(TIMER, ident, None, "", notification.id)
         elif ":CalendarYear." in topic:
             event = self.mapper.to_domain_event(notification)
             self.calendar = self.calendar.with_year(YearRules.from_dict(event.rules))
+            self._changed(YEAR, ident, None, "", notification.id)
         elif ":DirectoryVersions." in topic:
             event = self.mapper.to_domain_event(notification)
             self.directory = Directory.from_document(event.document)
+            self._changed(DIRECTORY, ident, None, "", notification.id)
         elif topic.endswith(("Alert.NoticeIssued", "Alert.NoticeRescheduled")):
             event = self.mapper.to_domain_event(notification)
             self._escalations.set(ident, parse_time(event.due_at))
+            self._changed(NOTICE, ident, parse_time(event.due_at), "", notification.id)
         elif topic.endswith(("Alert.Resolved", "Alert.Cleared", "Alert.Escalated",
                              "Alert.Voided")):
             self._escalations.discard(ident)
+            self._changed(NOTICE, ident, None, "", notification.id)
 
     # -- the bureau's actions ----------------------------------------------------
 

@@ -22,6 +22,8 @@ from services.supervision.app import Supervision, load_rules
 from services.supervision.notifier import IDLE_POLL, Notifier
 
 CONSUMER = "supervision"
+TIMERS_PER_ROUND = 2000
+TIMER_SECONDS = 0.25
 
 
 @dataclass
@@ -32,11 +34,17 @@ class SupervisionService:
     settings: Settings
     notifier: Notifier | None = None  # delivers the notifications queued with alerts
     stop: threading.Event = field(default_factory=threading.Event)
+    # Timers and events share the judge: a round judges at most one batch of events and
+    # fires at most this many timers, for at most ``timer_seconds``, so a due-time storm
+    # drains over many rounds while each round still takes the events that arrived.
+    timers_per_round: int = TIMERS_PER_ROUND
+    timer_seconds: float = TIMER_SECONDS
 
     def step(self, wait: float | None = None) -> int:
         """One round: judge what arrives within ``wait`` seconds (default: until the next
-        timer is due, at most ``poll_seconds``), then raise whatever came due. Returns the
-        number of events judged."""
+        timer is due, at most ``poll_seconds``; none while timers are left over from the
+        last round), then raise what came due, within the round's timer budget. Returns
+        the number of events judged."""
         if wait is None:
             wait = self.settings.poll_seconds
             due = self.app.next_due()
@@ -45,8 +53,10 @@ class SupervisionService:
             # firing failed): waiting the whole poll instead of none keeps this from spinning.
             if until > 0:
                 wait = min(wait, until)
+            if self.app.backlog:
+                wait = 0
         judged = consume_once([self.source], self.app.handle, self.settings.batch_size, wait)
-        self.app.fire_due()
+        self.app.fire_due(self.timers_per_round, self.timer_seconds)
         return judged
 
     def start(self) -> threading.Thread:

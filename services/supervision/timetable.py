@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from uuid import UUID
 
@@ -48,15 +48,26 @@ class Timetable:
             heapq.heappop(self._heap)
         return None
 
-    def due(self, now: datetime) -> list[tuple[UUID, str]]:
-        """Every (id, key) due by ``now``, earliest first; they stay until discarded or
-        set to a later moment."""
+    def due(self, now: datetime, limit: int | None = None,
+            wanted: Callable[[str], bool] | None = None) -> list[tuple[UUID, str]]:
+        """(id, key) due by ``now``, earliest first: at most ``limit`` of those whose key
+        is ``wanted`` (all by default). They stay until discarded or set to a later
+        moment. Costs O((found + unwanted due) log n), never a scan of every entry."""
         found: dict[UUID, str] = {}
-        while self._heap and self._heap[0][0] <= now:
+        passed: list[tuple[datetime, UUID]] = []
+        while self._heap and self._heap[0][0] <= now and (limit is None or len(found) < limit):
             at, ident = heapq.heappop(self._heap)
             current = self._current.get(ident)
-            if current is not None and current[0] == at and ident not in found:
+            if current is None or current[0] != at or ident in found:
+                continue  # superseded: dropped for good
+            if wanted is None or wanted(current[1]):
                 found[ident] = current[1]
-        for ident in found:
-            heapq.heappush(self._heap, (self._current[ident][0], ident))
+            passed.append((at, ident))
+        for entry in passed:
+            heapq.heappush(self._heap, entry)
         return list(found.items())
+
+    def entries(self) -> Iterator[tuple[UUID, datetime, str]]:
+        """Every (id, moment, key), in no particular order."""
+        for ident, (at, key) in list(self._current.items()):
+            yield ident, at, key

@@ -42,3 +42,21 @@ def test_many_moves_keep_the_heap_bounded():
         table.set(ident, T0 + timedelta(minutes=n))
     assert table.earliest() == T0 + timedelta(minutes=4999)
     assert len(table._heap) <= 2 * len(table) + 1024
+
+
+def test_a_bounded_look_gives_the_earliest_wanted_first_and_leaves_the_rest_due():
+    table = Timetable()
+    idents = [uuid4() for _ in range(10)]
+    for n, ident in enumerate(idents):
+        table.set(ident, T0 + timedelta(minutes=n), "mine" if n % 2 == 0 else "theirs")
+    mine = [i for n, i in enumerate(idents) if n % 2 == 0]
+    later = T0 + timedelta(hours=1)
+    assert table.due(later, limit=3, wanted=lambda key: key == "mine") == \
+        [(i, "mine") for i in mine[:3]]
+    assert table.due(later, limit=3, wanted=lambda key: key == "mine") == \
+        [(i, "mine") for i in mine[:3]]  # nothing fired: the same again
+    for ident in mine[:3]:
+        table.discard(ident)
+    assert [i for i, _ in table.due(later, limit=100, wanted=lambda key: key == "mine")] == \
+        mine[3:]
+    assert len(table.due(later)) == 7  # the unwanted stayed due too
