@@ -27,8 +27,10 @@ from services.projections.views import SCHEMA_DIR, schema_files, statements
 
 CLUSTER_DIR = SCHEMA_DIR / "cluster"
 CLUSTER = "{cluster}"  # a macro each node defines (deploy/clickhouse/cluster/macros.xml)
-SHARDED = ("events", "cases", "alerts")
-SHARDING_KEY = "cityHash64(hall_id)"
+# Table -> its sharding key. A case's alert index carries no hall: it is sharded by case
+# (a lookup by case names one shard with ``optimize_skip_unused_shards``).
+SHARDED = {"events": "cityHash64(hall_id)", "cases": "cityHash64(hall_id)",
+           "alerts": "cityHash64(hall_id)", "alerts_by_case": "cityHash64(case_no)"}
 LOCAL = "_local"
 _CREATE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<table>\w+) \((?P<columns>.*)\)\s*"
@@ -42,7 +44,10 @@ def _replicated(engine: str, args: str | None, path: str) -> str:
 
 def convert(statement: str) -> list[str]:
     """The cluster form of one single-node statement (a table becomes a local table and
-    a Distributed one, or a table replicated everywhere)."""
+    a Distributed one, or a table replicated everywhere; a one-off data statement, such as
+    a backfill, runs as it is, through the Distributed tables)."""
+    if statement.lstrip().upper().startswith("INSERT INTO "):
+        return [statement]
     match = _CREATE.match(statement)
     if match is None:
         raise ValueError(f"not a CREATE TABLE the variant knows: {statement[:60]!r}")
@@ -57,7 +62,7 @@ def convert(statement: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {db}.{table}{LOCAL} {on} ({match['columns']}) "
         f"ENGINE = {engine} {match['rest']}",
         f"CREATE TABLE IF NOT EXISTS {db}.{table} {on} AS {db}.{table}{LOCAL} "
-        f"ENGINE = Distributed('{CLUSTER}', {db}, {table}{LOCAL}, {SHARDING_KEY})",
+        f"ENGINE = Distributed('{CLUSTER}', {db}, {table}{LOCAL}, {SHARDED[table]})",
     ]
 
 

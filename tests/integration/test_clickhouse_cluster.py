@@ -35,7 +35,11 @@ def cluster_statements(file: Path) -> list[str]:
 
 
 def cluster_tables(file: Path) -> list[str]:
-    return [s for s in cluster_statements(file) if not s.startswith("CREATE DATABASE")]
+    return [s for s in cluster_statements(file) if s.startswith("CREATE TABLE")]
+
+
+def tables(file: Path) -> list[str]:
+    return [s for s in statements(file) if s.startswith("CREATE TABLE")]
 
 
 def test_the_committed_variant_is_what_the_generator_writes_from_every_schema_file():
@@ -48,7 +52,7 @@ def test_the_committed_variant_is_what_the_generator_writes_from_every_schema_fi
 def test_every_statement_of_the_variant_parses_in_clickhouse(clickhouse):
     for file in schema_files():
         for sql in cluster_statements(file):
-            assert formatted(clickhouse, sql).startswith("CREATE ")
+            assert formatted(clickhouse, sql).startswith(("CREATE ", "INSERT INTO "))
 
 
 def test_only_the_engine_clauses_differ_from_the_single_node_tables(clickhouse):
@@ -59,7 +63,7 @@ def test_only_the_engine_clauses_differ_from_the_single_node_tables(clickhouse):
             text = formatted(clickhouse, sql)
             name = re.search(rf"CREATE TABLE IF NOT EXISTS {DATABASE}\.(\w+)", text)[1]
             (distributed if "ENGINE = Distributed(" in text else local)[name] = text
-        for sql in statements(file):
+        for sql in tables(file):
             single = formatted(clickhouse, sql)
             name = re.search(rf"CREATE TABLE IF NOT EXISTS {DATABASE}\.(\w+)", single)[1]
             twin = local[f"{name}_local" if name in TABLES else name]
@@ -74,13 +78,22 @@ def test_only_the_engine_clauses_differ_from_the_single_node_tables(clickhouse):
                 assert f"/clickhouse/tables/{{shard}}/{DATABASE}/{name}'" in twin
                 assert distributed[name].endswith(
                     f"ENGINE = Distributed('{{cluster}}', {DATABASE}, {name}_local, "
-                    "cityHash64(hall_id))")
+                    f"{cluster.SHARDED[name]})")
             else:
                 assert f"/clickhouse/tables/all/{DATABASE}/{name}'" in twin
 
 
-def test_the_views_the_services_read_are_sharded_by_hall():
-    assert cluster.SHARDED == TABLES  # every view a rebuild replaces, and only those
+def test_the_views_the_services_read_are_sharded_by_hall_and_the_alert_index_by_case():
+    assert set(cluster.SHARDED) == set(TABLES)  # every view a rebuild replaces, only those
+    assert {cluster.SHARDED[t] for t in ("events", "cases", "alerts")} == \
+        {"cityHash64(hall_id)"}
+    assert cluster.SHARDED["alerts_by_case"] == "cityHash64(case_no)"
+
+
+def test_a_backfill_statement_runs_through_the_distributed_tables_unchanged():
+    for file in schema_files():
+        inserts = [s for s in statements(file) if s.startswith("INSERT INTO")]
+        assert [s for s in cluster_statements(file) if s.startswith("INSERT INTO")] == inserts
 
 
 def test_the_deploy_configuration_defines_the_cluster_and_macros_the_schema_names():
