@@ -127,6 +127,9 @@ def rebuild_projections(settings: Settings) -> dict[str, int]:
 
 # -- processes -----------------------------------------------------------------------
 
+EMBEDDED_IDLE_WAIT = 1.0  # seconds a quiet embedded loop waits for a write it was not woken by
+
+
 def embedded(settings: Settings, clock: Clock | None = None) -> System:
     """Everything in one process without Kafka: supervision and projections follow the
     hall store's log; projections also follow supervision's log for the alerts."""
@@ -140,6 +143,10 @@ def embedded(settings: Settings, clock: Clock | None = None) -> System:
                                            past=asof.reader(system.intake.store))
     system.projections.follow(log_source(system.projections.views, system.supervision.app,
                                          "alerts", alert_message))
+    # One write signal for both stores: any write wakes every follower in the process, so
+    # a quiet loop can wait longer (idle CPU, issue 12) without delaying the other log.
+    system.supervision.app.written = system.intake.store.written
+    system.supervision.idle_wait = system.projections.idle_wait = EMBEDDED_IDLE_WAIT
     return system
 
 

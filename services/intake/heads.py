@@ -77,5 +77,19 @@ class HeadPublisher:
         self.last = head
         return 1
 
-    def start(self, stop: threading.Event, idle_seconds: float = 1.0) -> threading.Thread:
-        return Worker("chain-heads", self.run_once, stop, idle_seconds).start()
+    def start(self, stop: threading.Event, idle_seconds: float = 1.0,
+              written: Any = None, linger: float = 5.0) -> threading.Thread:
+        """``written``: the store's write signal, when every writer is in this process
+        (embedded): a quiet worker then sleeps until a write, or ``linger`` seconds."""
+        if written is None:
+            return Worker("chain-heads", self.run_once, stop, idle_seconds).start()
+
+        def step() -> int:
+            mark = written.seen()
+            if self.run_once():
+                return 1
+            if not stop.is_set():
+                written.wait(mark, linger)
+            return 1  # it has waited already; the worker's idle time only paces failures
+
+        return Worker("chain-heads", step, stop, idle_seconds).start()

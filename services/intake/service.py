@@ -42,7 +42,9 @@ class Intake:
             ensure_topic(self.store_settings.kafka_bootstrap, topic)
         publisher = HeadPublisher(self.store.log_chain, self.clickhouse, self.store.clock,
                                   kafka, topic)
-        return publisher.start(stop, max(self.store_settings.poll_seconds, 0.5))
+        # Embedded, every writer of the store is in this process and wakes the publisher.
+        written = self.store.written if self.store_settings.embedded else None
+        return publisher.start(stop, max(self.store_settings.poll_seconds, 0.5), written)
 
 
 def build(settings: Settings, clock: Callable[[], datetime] | None = None) -> Intake:

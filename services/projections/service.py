@@ -36,6 +36,8 @@ class Projections:
     stop: threading.Event = field(default_factory=threading.Event)
     # Called with the alerts of each batch once they are in the views (the console feed).
     listeners: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
+    # The longest a quiet round waits (default ``poll_seconds``; see SupervisionService).
+    idle_wait: float | None = None
 
     def follow(self, source: Source) -> None:
         """Also project ``source`` (embedded: the supervision store's log)."""
@@ -44,7 +46,7 @@ class Projections:
     def step(self) -> int:
         """One round over every source; a failed write rewinds it (see runner)."""
         return consume_once(self.sources, self._write, self.settings.batch_size,
-                            self.settings.poll_seconds)
+                            self.idle_wait or self.settings.poll_seconds)
 
     def _write(self, batch: list[Any]) -> None:
         self.views.write(batch)

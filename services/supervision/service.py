@@ -39,6 +39,9 @@ class SupervisionService:
     # drains over many rounds while each round still takes the events that arrived.
     timers_per_round: int = TIMERS_PER_ROUND
     timer_seconds: float = TIMER_SECONDS
+    # The longest a quiet round waits for events (default ``poll_seconds``); the embedded
+    # system, whose writers all wake this process's waits, sets a longer one.
+    idle_wait: float | None = None
 
     def step(self, wait: float | None = None) -> int:
         """One round: judge what arrives within ``wait`` seconds (default: until the next
@@ -46,7 +49,7 @@ class SupervisionService:
         last round), then raise what came due, within the round's timer budget. Returns
         the number of events judged."""
         if wait is None:
-            wait = self.settings.poll_seconds
+            wait = self.idle_wait or self.settings.poll_seconds
             due = self.app.next_due()
             until = (due - self.app.clock()).total_seconds() if due is not None else wait
             # A timer still due after the last round fired is another instance's (or its
