@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.simulator.embedded import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -93,13 +95,8 @@ class Server:
         return 0.0
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        if self.process is not None:
+            stop_process(self.process)
 
     def __enter__(self) -> Server:
         return self.start()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -80,3 +83,24 @@ def auth(key: str) -> dict[str, str]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def log_lines():
+    """The JSON lines logged through ``services.common.logs`` while the test runs (the
+    logging set-up it replaces is restored after)."""
+    from services.common import logs
+
+    root, access = logging.getLogger(), logging.getLogger(logs.ACCESS_LOGGER)
+    kept = (root.level, list(root.handlers), list(access.handlers), access.propagate)
+    stream = io.StringIO()
+    handler = logs.configure("INFO", stream)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+    access.removeHandler(handler)
+    root.setLevel(kept[0])
+    for each in kept[1]:
+        root.addHandler(each)
+    for each in kept[2]:
+        access.addHandler(each)
+    access.propagate = kept[3]

@@ -3,36 +3,14 @@ the process's JSON log, however many rounds fail — not a warning per metadata 
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import threading
 import time
 
-import pytest
-
-from services.common import logs
 from services.common.relay import Relay, producer
 from services.common.workers import Worker
 from services.intake.service import build
 from tests.builders import accepted
-
-
-@pytest.fixture
-def log_lines():
-    root, access = logging.getLogger(), logging.getLogger(logs.ACCESS_LOGGER)
-    kept = (root.level, list(root.handlers), list(access.handlers), access.propagate)
-    stream = io.StringIO()
-    handler = logs.configure("INFO", stream)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    access.removeHandler(handler)
-    root.setLevel(kept[0])
-    for each in kept[1]:
-        root.addHandler(each)
-    for each in kept[2]:
-        access.addHandler(each)
-    access.propagate = kept[3]
 
 
 def test_a_relay_to_a_missing_topic_says_it_once_however_many_rounds_fail(

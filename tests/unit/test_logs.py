@@ -3,7 +3,6 @@ missing topic is said once; a worker failing the same way again says it once."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import threading
@@ -14,51 +13,34 @@ from services.common import logs
 from services.common.workers import Worker
 
 
-@pytest.fixture
-def lines():
-    root, access = logging.getLogger(), logging.getLogger(logs.ACCESS_LOGGER)
-    kept = (root.level, list(root.handlers), access.propagate, list(access.handlers))
-    stream = io.StringIO()
-    handler = logs.configure("INFO", stream)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    access.removeHandler(handler)
-    root.setLevel(kept[0])
-    for each in kept[1]:
-        root.addHandler(each)
-    access.propagate = kept[2]
-    for each in kept[3]:
-        access.addHandler(each)
-
-
-def test_a_service_line_is_one_json_object_with_time_level_logger_and_message(lines):
+def test_a_service_line_is_one_json_object_with_time_level_logger_and_message(log_lines):
     logging.getLogger("hallwatch.intake").info("loaded %d calendar years", 2)
     logging.getLogger("hallwatch.intake").debug("not at INFO")
     try:
         raise ValueError("boom")
     except ValueError:
         logging.getLogger("hallwatch.relay").exception("round failed")
-    first, second = lines()
+    first, second = log_lines()
     assert {k: first[k] for k in ("level", "logger", "message")} == {
         "level": "INFO", "logger": "hallwatch.intake", "message": "loaded 2 calendar years"}
     assert first["time"].endswith("+00:00")
     assert second["level"] == "ERROR" and "ValueError: boom" in second["error"]
 
 
-def test_kafka_pythons_info_chatter_is_dropped_and_its_warnings_kept(lines):
+def test_kafka_pythons_info_chatter_is_dropped_and_its_warnings_kept(log_lines):
     logging.getLogger("kafka.conn").info("<BrokerConnection ...>: connecting")
     logging.getLogger("kafka.coordinator").warning("Heartbeat failed")
-    assert [(r["logger"], r["level"]) for r in lines()] == [("kafka.coordinator", "WARNING")]
+    assert [(r["logger"], r["level"]) for r in log_lines()] == [("kafka.coordinator", "WARNING")]
 
 
-def test_a_missing_topic_is_said_once_plainly_not_at_every_metadata_refresh(lines):
+def test_a_missing_topic_is_said_once_plainly_not_at_every_metadata_refresh(log_lines):
     cluster = logging.getLogger("kafka.cluster")
     for _ in range(50):
         cluster.error("Topic %s not found in cluster metadata", "hall.events")
         cluster.warning("Topic %s is not available during auto-create initialization",
                         "hall.events")
     cluster.error("Topic %s not found in cluster metadata", "supervision.alerts")
-    said = lines()
+    said = log_lines()
     assert [(r["logger"], r["level"], r["message"]) for r in said] == [
         ("hallwatch.kafka", "ERROR", "Kafka topic 'hall.events' does not exist: create it "
          "(docs/deployment.md, Topics); hallwatch keeps trying and says this once"),
@@ -67,12 +49,12 @@ def test_a_missing_topic_is_said_once_plainly_not_at_every_metadata_refresh(line
     ]
 
 
-def test_access_lines_carry_the_requests_fields_and_follow_the_level(lines):
+def test_access_lines_carry_the_requests_fields_and_follow_the_level(log_lines):
     fields = {"method": "GET", "route": "/v1/halls", "status": 200, "ms": 1.5,
               "principal": "bureau"}
     logging.getLogger(logs.ACCESS_LOGGER).info(json.dumps(fields), extra={
         "fields": fields, "summary": "request"})
-    (line,) = lines()
+    (line,) = log_lines()
     assert line["message"] == "request" and line["route"] == "/v1/halls"
     assert line["logger"] == "hallwatch.access" and line["principal"] == "bureau"
 
@@ -87,7 +69,7 @@ def test_the_level_is_a_setting_and_a_wrong_one_is_refused_naming_the_levels(mon
         load_settings()
 
 
-def test_a_worker_failing_the_same_way_says_it_once_then_says_when_it_recovers(lines):
+def test_a_worker_failing_the_same_way_says_it_once_then_says_when_it_recovers(log_lines):
     stop = threading.Event()
     rounds = iter([RuntimeError("topic missing")] * 4 + [True, None])
 
@@ -101,7 +83,7 @@ def test_a_worker_failing_the_same_way_says_it_once_then_says_when_it_recovers(l
 
     worker = Worker("relay-test", step, stop, 0.001)
     worker.run()  # in this thread, until the last round stops it
-    said = [r for r in lines() if r["logger"] == "services.common.workers"]
+    said = [r for r in log_lines() if r["logger"] == "services.common.workers"]
     assert [(r["level"], r["message"]) for r in said] == [
         ("ERROR", "relay-test: round failed (1 in a row)"),
         ("INFO", "relay-test: recovered after 4 failed rounds")]
