@@ -1116,3 +1116,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def read_records(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list:
+    """The first ``expected`` records of ``topic`` from the earliest offset (fewer if the
+    topic stays quiet for ``timeout`` seconds), read by a fresh consumer outside any group."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=int(timeout * 1000))
+    records = []
+    for record in consumer:
+        records.append(record)
+        if len(records) >= expected:
+            break
+    consumer.close()
+    return records

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
-from kafka import KafkaConsumer
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -29,6 +28,7 @@ from services.intake.service import build as build_intake
 from services.projections.views import Views
 from services.supervision.app import Supervision, load_rules
 from tests.builders import ACCEPTED_DATA, event
+from tests.servers import read_records
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 SPEC_URI = (SCHEMAS / "asyncapi.yaml").as_uri()
@@ -162,17 +162,6 @@ def check(channel: str, record: Any) -> dict[str, Any]:
     return value
 
 
-def read(bootstrap: str, topic: str, expected: int) -> list[Any]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=30_000)
-    records = []
-    for record in consumer:
-        records.append(record)
-        if len(records) >= expected:
-            break
-    consumer.close()
-    return records
-
 
 def raised(n: int) -> Alert:
     return Alert(key=f"contract/{n}", rule="deadline.overdue", severity="red",
@@ -204,7 +193,7 @@ def test_every_hall_event_kind_on_kafka_matches_the_asyncapi_document(
             pass
     finally:
         intake.store.close()
-    records = read(kafka.bootstrap, topics["hall.events"], len(HALL_EVENTS) + 3)
+    records = read_records(kafka.bootstrap, topics["hall.events"], len(HALL_EVENTS) + 3)
     values = [check("hallEvents", r) for r in records]
     published = {v["type"].removeprefix(TYPE_PREFIX) for v in values}
     assert published == {*ALL_TYPES, "calendar.year_loaded", "case.deadline_recomputed"}
@@ -236,7 +225,7 @@ def test_an_alert_at_every_status_on_kafka_matches_the_asyncapi_document(
     while relay.run_once():
         pass
     app.close()
-    records = read(kafka.bootstrap, topics["supervision.alerts"], 14)
+    records = read_records(kafka.bootstrap, topics["supervision.alerts"], 14)
     values = [check("supervisionAlerts", r) for r in records]
     assert {v["data"]["status"] for v in values} == ALERT_STATUSES
     assert all(v["type"] == "cn.gov.hallwatch.alert." + v["data"]["status"] for v in values)

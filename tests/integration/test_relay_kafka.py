@@ -7,12 +7,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from kafka import KafkaConsumer
 from prometheus_client import REGISTRY
 
 from services.common.relay import Relay, producer
 from services.intake.service import build
 from tests.builders import accepted, completed, event
+from tests.servers import read_records
 
 
 @pytest.fixture
@@ -29,17 +29,6 @@ def store(pg_settings, clock):
     service.store.close()
 
 
-def read_all(bootstrap, topic, expected, timeout=30.0):
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=int(timeout * 1000))
-    records = []
-    for record in consumer:
-        records.append(record)
-        if len(records) >= expected:
-            break
-    consumer.close()
-    return records
-
 
 def record_cases(store, count):
     for n in range(count):
@@ -55,7 +44,7 @@ def test_the_relay_publishes_every_case_event_in_store_order(store, kafka, topic
         pass
     assert REGISTRY.get_sample_value("hallwatch_relay_position", {"relay": "relay"}) == \
         store.recorder.max_notification_id()
-    records = read_all(kafka.bootstrap, topic, 12)
+    records = read_records(kafka.bootstrap, topic, 12)
     assert len(records) == 12
     by_case: dict[str, list[int]] = {}
     for r in records:
@@ -72,7 +61,7 @@ def test_published_events_carry_the_cloudevents_kafka_headers_and_masked_data(
     store.record(accepted("C1", applicant={"name": "李四", "id_number": "110101199001011234"}),
                  "H1")
     Relay(store, producer(kafka.bootstrap), topic).run_once()
-    (record,) = read_all(kafka.bootstrap, topic, 1)
+    (record,) = read_records(kafka.bootstrap, topic, 1)
     headers = dict(record.headers)
     assert headers["ce_type"] == b"cn.gov.hall.case.accepted"
     assert headers["ce_subject"] == b"C1"
@@ -93,7 +82,7 @@ def test_a_new_relay_resumes_from_the_tracked_position_and_skips_nothing(store, 
     assert second.position() == tracked
     while second.run_once():
         pass
-    positions = [json.loads(r.value)["hwposition"] for r in read_all(kafka.bootstrap, topic, 6)]
+    positions = [json.loads(r.value)["hwposition"] for r in read_records(kafka.bootstrap, topic, 6)]
     assert len(positions) == 6
     assert len(set(positions)) == 6  # no duplicates when nothing crashed
 
