@@ -177,8 +177,10 @@ class WatchState:
     ``first_notice``: the first written list of missing materials; ``due_at``: the case's
     due moment as last judged; ``last_position``: the store position last judged;
     ``spans``: the after-hours service records a hall's after-hours watch still keeps;
-    ``lanes``: for a watch that hears from several partitions (a hall's after-hours
-    watch), the store position last judged on each."""
+    ``lanes``: the store position last judged on each partition the watch hears from (a
+    case's events come on one, the after-hours records naming it on others);
+    ``lane_floor``: for a partition not in ``lanes``, the position up to which it counts
+    as judged (state recorded before lanes were kept guarded by ``last_position`` alone)."""
 
     timers: Mapping[str, Timer] = field(default_factory=dict)
     raised: tuple[str, ...] = ()
@@ -189,6 +191,15 @@ class WatchState:
     last_position: int = 0
     spans: tuple[Span, ...] = ()
     lanes: Mapping[int, int] = field(default_factory=dict)
+    lane_floor: int = 0
+
+    def seen(self, lane: int) -> int:
+        """The store position up to which events on partition ``lane`` were judged."""
+        if lane in self.lanes:
+            return self.lanes[lane]
+        if not self.lanes:  # recorded before lanes were kept: the single guard stands
+            return max(self.lane_floor, self.last_position)
+        return self.lane_floor
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -202,6 +213,7 @@ class WatchState:
             "last_position": self.last_position,
             "spans": [span.as_dict() for span in self.spans],
             "lanes": {str(lane): position for lane, position in self.lanes.items()},
+            "lane_floor": self.lane_floor,
         }
 
     @classmethod
@@ -218,7 +230,8 @@ class WatchState:
             last_position=int(data.get("last_position") or 0),
             spans=tuple(Span.from_dict(span) for span in data.get("spans") or ()),
             lanes={int(lane): int(position)
-                   for lane, position in (data.get("lanes") or {}).items()})
+                   for lane, position in (data.get("lanes") or {}).items()},
+            lane_floor=int(data.get("lane_floor") or 0))
 
     def next_timer(self) -> datetime | None:
         return min((t.at for t in self.timers.values()), default=None)
@@ -426,21 +439,23 @@ class Watch(Aggregate):
         watch judged is a redelivery (e.g. a relay that resent after a crash): skipped.
         ``directory``: the bureau's current directory; without one, the rules that need
         it do not judge. ``lane``: the partition the event came on."""
-        last = self.state.last_position
-        # A hall's after-hours watch hears from every partition (cases and records), in
-        # no order across them, but in store order within each: it is guarded by the
-        # position last judged on the message's own partition.
-        shared = self.key.startswith(AFTER_HOURS_WATCH + "/")
-        seen = self.state.lanes.get(lane, 0) if shared else last
-        if message.position and message.position <= seen:
+        # A watch may hear from several partitions (a hall's after-hours watch from all of
+        # them; a case's watch from its own and from the records naming it), in no order
+        # across them but in store order within each: it is guarded per partition.
+        state = self.state
+        seen = state.seen(lane)
+        if message.position and message.position <= seen and not _awaited(self.key, state,
+                                                                          message):
             return Judgement()
-        judging = _Judging(self.key, self.state)
+        judging = _Judging(self.key, state)
         judging.expire(message.time)  # clocks that ran out before this fact happened
         _judge_message(judging, message, rules, calendar, directory)
         judging.expire(message.time)  # a clock the fact itself set in the past (a late report)
-        judging.update(last_position=max(message.position, last))
-        if shared:
-            judging.update(lanes={**self.state.lanes, lane: max(message.position, seen)})
+        floor = state.lane_floor if state.lanes else max(state.lane_floor,
+                                                         state.last_position)
+        judging.update(last_position=max(message.position, state.last_position),
+                       lanes={**state.lanes, lane: max(message.position, seen)},
+                       lane_floor=floor)
         self._record(judging, message.id)
         return judging.judgement
 
@@ -861,6 +876,14 @@ def _judge_after_hours(j: _Judging, f: _Fact) -> None:
         return  # the record that covers the case's earlier act is still awaited
     j.set_timer(key, f.moment + timedelta(hours=f.rules.report_late_hours), f.moment,
                 message.id, f"{message.type} at {f.moment.isoformat()}")
+
+
+def _awaited(key: str, state: WatchState, message: HallMessage) -> bool:
+    """A record naming a case whose watch still waits for one is judged whatever its
+    position: it only stops that wait, which is idempotent. (A watch recorded before
+    lanes were kept cannot tell a record of another partition from a redelivery.)"""
+    return message.type == AFTER_HOURS and key.startswith("case/") and (
+        UNRECORDED in state.timers or UNRECORDED in state.open_alerts)
 
 
 def _check_after_hours_record(j: _Judging, f: _Fact) -> None:

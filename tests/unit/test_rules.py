@@ -13,7 +13,7 @@ from hallwatch.directory import Directory
 from hallwatch.office_hours import Seasons
 from hallwatch.published import HallMessage
 from hallwatch.rules import RULES, RuleSet
-from hallwatch.watch import Clear, Finding, Watch, watch_keys
+from hallwatch.watch import UNRECORDED, Clear, Finding, Watch, WatchState, watch_keys
 from tests.builders import accepted, completed, event
 
 CAL = WorkCalendar()
@@ -887,3 +887,54 @@ def test_the_halls_after_hours_watch_judges_a_redelivered_act_once_per_partition
     assert watch.version > version
     assert watch.state.lanes == {0: night.position, 1: other.position}
     assert "after_hours.unrecorded#C9#" in " ".join(watch.state.timers)
+
+
+def test_a_cases_watch_judges_a_record_naming_it_from_another_partition():
+    """A case's events come on its partition; a record naming it comes on the hall's, so
+    an earlier store position there is news for the case's watch, not a redelivery."""
+    hall = sample_hall()
+    record = after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                         "2026-11-03T20:05:00+08:00", case_numbers=["C1"])
+    record_message = HallMessage.from_cloudevent({
+        **record, "hwrecordedtime": record["time"], "hwposition": 1})
+    hall.position = 1
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    done = hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    watch = hall.watches["case/C1"]
+    version = watch.version
+    hall.deliver(record_message, lane=1)
+    assert watch.version == version + 1
+    assert watch.state.lanes == {0: done.position, 1: 1}
+    hall.deliver(record_message, lane=1)  # redelivered on its partition: skipped
+    hall.deliver(done)  # and the case's own event again
+    assert watch.version == version + 1
+
+
+def test_a_watch_recorded_before_lanes_were_kept_keeps_its_single_guard():
+    """State recorded by an earlier version has one position for all partitions: what is
+    at or before it stays judged, on any partition, before and after the first new event;
+    only a record naming a case that still waits for one is judged (stopping a wait is
+    idempotent)."""
+    hall = sample_hall()
+    hall.send(accepted("C1", "2026-11-02T10:00:00+08:00"))
+    late = hall.send(completed("C1", "2026-11-03T19:30:00+08:00"))
+    watch = hall.watches["case/C1"]
+    old = {k: v for k, v in watch.state.as_dict().items() if k not in ("lanes", "lane_floor")}
+    old["last_position"] = 10
+    old["timers"][UNRECORDED] = {"at": "2026-11-04T19:30:00+08:00",
+                                 "since": "2026-11-03T19:30:00+08:00",
+                                 "evidence": [late.id], "detail": "legacy"}
+    watch.state = WatchState.from_dict(old)
+    version = watch.version
+    hall.deliver(late, lane=1)  # position 2 <= 10: judged already
+    assert watch.version == version
+    record = after_hours("W01", "2026-11-03T17:00:00+08:00", "2026-11-03T20:00:00+08:00",
+                         "2026-11-03T20:05:00+08:00", case_numbers=["C1"])
+    hall.deliver(HallMessage.from_cloudevent({
+        **record, "hwrecordedtime": record["time"], "hwposition": 5}), lane=2)
+    assert UNRECORDED not in watch.state.timers  # the wait it covered is over
+    assert watch.state.lane_floor == 10
+    hall.deliver(late, lane=3)  # a lane never heard of: the old guard still holds
+    assert watch.version == version + 1
+    hall.tick("2026-11-10T00:00:00+08:00")
+    assert hall.raised(UNRECORDED) == []
