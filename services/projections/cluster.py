@@ -32,6 +32,7 @@ CLUSTER = "{cluster}"  # a macro each node defines (deploy/clickhouse/cluster/ma
 SHARDED = {"events": "cityHash64(hall_id)", "cases": "cityHash64(hall_id)",
            "alerts": "cityHash64(hall_id)", "alerts_by_case": "cityHash64(case_no)"}
 LOCAL = "_local"
+_ALTER = re.compile(r"^ALTER TABLE (?P<db>\w+)\.(?P<table>\w+) (?P<rest>.*)$", re.S)
 _CREATE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<table>\w+) \((?P<columns>.*)\)\s*"
     r"ENGINE = (?P<engine>\w+)(?:\((?P<args>[^)]*)\))?\s+(?P<rest>ORDER BY .*)$", re.S)
@@ -45,14 +46,20 @@ def _replicated(engine: str, args: str | None, path: str) -> str:
 def convert(statement: str) -> list[str]:
     """The cluster form of one single-node statement (a table becomes a local table and
     a Distributed one, or a table replicated everywhere; a one-off data statement, such as
-    a backfill, runs as it is, through the Distributed tables)."""
+    a backfill, runs as it is, through the Distributed tables; a column added is added to
+    the local tables and to the Distributed one, which must name it too)."""
     if statement.lstrip().upper().startswith("INSERT INTO "):
         return [statement]
+    on = f"ON CLUSTER '{CLUSTER}'"
+    altered = _ALTER.match(statement)
+    if altered is not None:  # a column added: to the local tables and the Distributed one
+        db, table, rest = altered["db"], altered["table"], altered["rest"]
+        names = [f"{table}{LOCAL}", table] if table in SHARDED else [table]
+        return [f"ALTER TABLE {db}.{name} {on} {rest}" for name in names]
     match = _CREATE.match(statement)
     if match is None:
         raise ValueError(f"not a CREATE TABLE the variant knows: {statement[:60]!r}")
     db, table = match["db"], match["table"]
-    on = f"ON CLUSTER '{CLUSTER}'"
     if table not in SHARDED:
         engine = _replicated(match["engine"], match["args"], f"all/{db}/{table}")
         return [f"CREATE TABLE IF NOT EXISTS {db}.{table} {on} ({match['columns']}) "

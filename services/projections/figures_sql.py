@@ -35,8 +35,7 @@ def _in(col: str) -> str:
 NOW = "fromUnixTimestamp64Milli({now:Int64})"
 END = "fromUnixTimestamp64Milli({end:Int64})"
 # A suspended case's clock stopped at the start of its suspension day.
-SUSPENDED_FROM = ("parseDateTime64BestEffortOrNull(JSONExtractString(summary, "
-                  "'suspended_since'), 3, 'Asia/Shanghai')")
+SUSPENDED_FROM = "suspended_since"  # schemas/clickhouse/0003_narrow_columns.sql
 # Open now and past due (its clock, not the wall, decides for a suspended case).
 OPEN_OVERDUE = (f"(status = 'accepted' OR (status = 'suspended' AND "
                 f"ifNull({SUSPENDED_FROM} > due_at, 0)))")

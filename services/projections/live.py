@@ -21,8 +21,7 @@ from services.projections.names import Names
 NOW = "fromUnixTimestamp64Milli({now:Int64})"
 DAY_START = "fromUnixTimestamp64Milli({today:Int64})"
 DAY_END = "fromUnixTimestamp64Milli({tomorrow:Int64})"
-SUSPENDED_FROM = ("parseDateTime64BestEffortOrNull(JSONExtractString(summary, "
-                  "'suspended_since'), 3, 'Asia/Shanghai')")
+SUSPENDED_FROM = "suspended_since"  # schemas/clickhouse/0003_narrow_columns.sql
 AT = f"if(status = 'suspended' AND {SUSPENDED_FROM} IS NOT NULL, least({NOW}, " \
      f"assumeNotNull({SUSPENDED_FROM})), {NOW})"
 LIGHT = (f"multiIf(status NOT IN ('accepted', 'suspended') OR due_at IS NULL, 'none', "
@@ -50,7 +49,9 @@ SELECT {{keys}}, severity, count() AS n FROM {DATABASE}.alerts FINAL
 WHERE {OPEN_ALERT} {{and_where}} GROUP BY {{keys}}, severity"""
 
 # Each staff member's latest post event today says whether they are away; anyone who
-# did anything today and is not away is on post.
+# did anything today and is not away is on post. Read without FINAL (the events of one
+# day, narrow columns only): every aggregate here gives the same answer if an event was
+# written twice (latest-of, distinct staff, distinct after-hours records).
 POSTS = f"""
 SELECT {{keys}},
   uniqExactIf(staff_id, last_type != 'post.absence_noticed') AS staff_on_post,
@@ -60,14 +61,11 @@ SELECT {{keys}},
 FROM (
   SELECT hall_id, window_id, staff_id,
     argMaxIf(type, time, type IN ('post.absence_noticed', 'post.resumed')) AS last_type,
-    argMaxIf(JSONExtractString(cloudevent, 'data', 'substitute_staff_id'), time,
+    argMaxIf(substitute_staff_id, time,
              type IN ('post.absence_noticed', 'post.resumed')) AS last_substitute,
-    countIf(type = 'service.after_hours'
-            AND parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data',
-                'start'), 3) <= {NOW}
-            AND parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data',
-                'end'), 3) > {NOW}) AS after_hours_now
-  FROM {DATABASE}.events FINAL
+    uniqExactIf(id, type = 'service.after_hours' AND span_start <= {NOW}
+                AND span_end > {NOW}) AS after_hours_now
+  FROM {DATABASE}.events
   WHERE time >= {DAY_START} AND time < {DAY_END} AND staff_id != '' {{and_where}}
   GROUP BY hall_id, window_id, staff_id)
 GROUP BY {{keys}}"""

@@ -9,11 +9,12 @@ tables, gives identical views. Reads use FINAL.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
 from hallwatch.alert import CLEARED, RESOLVED, VOID
+from hallwatch.calendar import CHINA_TZ
 from hallwatch.published import HallMessage
 from hallwatch.summary import CaseSummary
 from services.common import metrics
@@ -58,7 +59,9 @@ ALERT_FILTERS = {"hall": "hall_id", "case": "case_no", "rule": "rule", "severity
                  "status": "status"}
 CASE_COLUMNS = ["case_no", "hall_id", "matter_code", "matter_name", "kind", "status",
                 "accepted_at", "due_at", "yellow_at", "closed_at", "provisional",
-                "window_id", "staff_id", "promised_days", "summary", "version", "position"]
+                "window_id", "staff_id", "promised_days", "summary", "version", "position",
+                "suspended_since"]
+CASE_VERSION = CASE_COLUMNS.index("version")
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -101,7 +104,7 @@ class Views:
             ])
             if case is not None:
                 previous = cases.get(case.case_no)
-                if previous is None or previous[-2] < hall.sequence:
+                if previous is None or previous[CASE_VERSION] < hall.sequence:
                     cases[case.case_no] = self._case_row(case, hall)
         if events:
             self.client.insert(self.table("events"), events, column_names=EVENT_COLUMNS)
@@ -138,6 +141,9 @@ class Views:
             s.window_id or "", s.staff_id or "", s.promised_days,
             hall.case_text or json.dumps(s.as_dict(), ensure_ascii=False, sort_keys=True),
             hall.sequence, hall.position,
+            # the start of the suspension day, when the case's clock stopped
+            datetime.combine(s.suspended_since, time.min, CHINA_TZ)
+            if s.suspended_since else None,
         ]
 
     def load_position(self, consumer: str) -> int:

@@ -52,7 +52,8 @@ def test_the_committed_variant_is_what_the_generator_writes_from_every_schema_fi
 def test_every_statement_of_the_variant_parses_in_clickhouse(clickhouse):
     for file in schema_files():
         for sql in cluster_statements(file):
-            assert formatted(clickhouse, sql).startswith(("CREATE ", "INSERT INTO "))
+            assert formatted(clickhouse, sql).startswith(("CREATE ", "INSERT INTO ",
+                                                          "ALTER TABLE "))
 
 
 def test_only_the_engine_clauses_differ_from_the_single_node_tables(clickhouse):
@@ -117,3 +118,18 @@ def test_the_cluster_profile_sets_only_settings_clickhouse_knows(clickhouse):
         parameters={"names": list(profile)}).result_rows}
     assert known == set(profile)
 
+
+
+def test_a_column_added_is_added_to_the_local_tables_and_the_distributed_one():
+    for file in schema_files():
+        expected = []
+        for sql in statements(file):
+            if not sql.startswith("ALTER TABLE"):
+                continue
+            name = re.match(rf"ALTER TABLE {DATABASE}\.(\w+) ", sql)[1]
+            change = sql.split(f"{DATABASE}.{name} ", 1)[1]
+            targets = [f"{name}_local", name] if name in TABLES else [name]
+            expected += [f"ALTER TABLE {DATABASE}.{t} ON CLUSTER '{{cluster}}' {change}"
+                         for t in targets]
+        assert [s for s in cluster_statements(file) if s.startswith("ALTER TABLE")] == \
+            expected

@@ -138,3 +138,53 @@ def test_the_dashboard_shows_each_halls_lights_and_open_alerts(today):
     assert h1["open_alerts"] == {"red": 1, "yellow": 1, "finding": 1}
     page = today.client.get("/dashboard", follow_redirects=False)  # now the console
     assert page.status_code == 301 and page.headers["location"] == "/console"
+
+
+def test_cases_written_before_the_clock_column_existed_keep_their_lights(today):
+    """Schema 3 gave the suspension day a column; the sink writes it, and rows written
+    before it existed compute it from their summary, so no light changes on upgrade."""
+    from datetime import datetime
+
+    from hallwatch.calendar import CHINA_TZ
+    from services.common.clickhouse import DATABASE
+    from services.projections.views import CASE_COLUMNS, apply_schema
+
+    client = today.projections.views.client
+
+    def suspended_since() -> dict[str, datetime | None]:
+        return dict(client.query(f"SELECT case_no, suspended_since FROM {DATABASE}.cases "
+                                 "FINAL").result_rows)
+
+    before = get(today, "/v1/halls")
+    written = suspended_since()
+    assert written["L5"] == datetime(2026, 10, 12, tzinfo=CHINA_TZ)
+    assert {no for no, day in written.items() if day is not None} == {"L5"}
+    old = [c for c in CASE_COLUMNS if c != "suspended_since"]
+    rows = client.query(f"SELECT {', '.join(old)} FROM {DATABASE}.cases FINAL").result_rows
+    client.command(f"ALTER TABLE {DATABASE}.cases DROP COLUMN suspended_since")
+    try:
+        client.command(f"TRUNCATE TABLE {DATABASE}.cases")
+        client.insert(f"{DATABASE}.cases", [list(r) for r in rows], column_names=old)
+    finally:
+        apply_schema(client)
+    assert suspended_since() == written
+    assert get(today, "/v1/halls") == before
+
+
+def test_the_counters_do_not_move_when_the_days_events_are_written_twice(today):
+    """The post counters read the day's events without FINAL: a redelivered event, not
+    yet merged away, must count once."""
+    from services.common.clickhouse import DATABASE
+    from services.projections.views import EVENT_COLUMNS
+
+    client = today.projections.views.client
+    halls, windows = get(today, "/v1/halls"), get(today, "/v1/halls/H1/windows")
+    assert any(h["after_hours_in_progress"] and h["posts_uncovered"] for h in halls["halls"])
+    columns = ", ".join(EVENT_COLUMNS)
+    client.command(f"INSERT INTO {DATABASE}.events ({columns}) SELECT {columns} "
+                   f"FROM {DATABASE}.events")
+    try:
+        assert get(today, "/v1/halls") == halls
+        assert get(today, "/v1/halls/H1/windows") == windows
+    finally:
+        client.command(f"OPTIMIZE TABLE {DATABASE}.events FINAL")

@@ -97,6 +97,7 @@ def test_the_schema_applies_again_without_change(settings, clock):
     month(world, clock)
     views = world.projections.views
     before = views.snapshot()
-    assert apply_schema(views.client) == ["0001_views", "0002_alerts_by_case"]
+    assert apply_schema(views.client) == ["0001_views", "0002_alerts_by_case",
+                                          "0003_narrow_columns"]
     assert views.snapshot() == before
     world.close()
