@@ -9,6 +9,7 @@ tables, gives identical views. Reads use FINAL.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from services.common.messages import Message
 from services.common.metrics import PROJECTED
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
-TABLES = ("events", "cases", "alerts", "alerts_by_case")  # the views a rebuild replaces
+# the views a rebuild replaces
+TABLES = ("events", "cases", "alerts", "alerts_by_case", "open_cases", "case_days")
+log = logging.getLogger(__name__)
 
 
 def schema_files() -> list[Path]:
@@ -62,6 +65,17 @@ CASE_COLUMNS = ["case_no", "hall_id", "matter_code", "matter_name", "kind", "sta
                 "window_id", "staff_id", "promised_days", "summary", "version", "position",
                 "suspended_since"]
 CASE_VERSION = CASE_COLUMNS.index("version")
+OPEN_STATUSES = ("accepted", "suspended")
+DECIDED_STATUSES = ("completed", "delivered")
+OPEN_COLUMNS = ["case_no", "hall_id", "window_id", "staff_id", "matter_code", "matter_name",
+                "kind", "status", "accepted_at", "due_at", "yellow_at", "closed_at",
+                "provisional", "suspended_since", "version", "closed"]
+DAY_COLUMNS = ["day", "kind", "hall_id", "case_no", "window_id", "version"]
+_AT = {name: i for i, name in enumerate(CASE_COLUMNS)}
+_OPEN_FROM_CASE = [_AT[name] for name in OPEN_COLUMNS[:-1]]
+# Closed cases' rows written to open_cases between two CLEANUP merges asked for by the
+# sink (the table's own settings also clean up, but only once parts are a minute old).
+CLEANUP_EVERY = 20_000
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -73,6 +87,8 @@ class Views:
         """``suffix``: write into the shadow tables of a rebuild (already created)."""
         self.client = client
         self.suffix = suffix
+        self.closed_since_cleanup = 0
+        self.cleanup = True  # off if the table cannot be optimised here (a Distributed one)
         if not suffix:
             apply_schema(client)
 
@@ -109,8 +125,9 @@ class Views:
         if events:
             self.client.insert(self.table("events"), events, column_names=EVENT_COLUMNS)
         if cases:
-            self.client.insert(self.table("cases"), list(cases.values()),
-                               column_names=CASE_COLUMNS)
+            rows = list(cases.values())
+            self.client.insert(self.table("cases"), rows, column_names=CASE_COLUMNS)
+            self._write_dashboard_rows(rows)
         if alerts:
             self.client.insert(self.table("alerts"), list(alerts.values()),
                                column_names=ALERT_COLUMNS)
@@ -122,6 +139,34 @@ class Views:
         metrics.projected(batch)
         if alerts:
             metrics.open_alerts(self.open_alert_counts())
+
+    def _write_dashboard_rows(self, rows: list[list[Any]]) -> None:
+        """Each case's row in ``open_cases`` (closed = 1 once it is no longer open) and its
+        acceptance and decision days in ``case_days``."""
+        opened, days = [], []
+        for row in rows:
+            status = row[_AT["status"]]
+            closed = status not in OPEN_STATUSES
+            opened.append([row[i] for i in _OPEN_FROM_CASE] + [int(closed)])
+            self.closed_since_cleanup += closed
+            key = [row[_AT["hall_id"]], row[_AT["case_no"]], row[_AT["window_id"]],
+                   row[_AT["version"]]]
+            accepted, decided = row[_AT["accepted_at"]], row[_AT["closed_at"]]
+            if accepted is not None:
+                days.append([accepted.astimezone(CHINA_TZ).date(), "accepted", *key])
+            if status in DECIDED_STATUSES and decided is not None:
+                days.append([decided.astimezone(CHINA_TZ).date(), "decided", *key])
+        self.client.insert(self.table("open_cases"), opened, column_names=OPEN_COLUMNS)
+        if days:
+            self.client.insert(self.table("case_days"), days, column_names=DAY_COLUMNS)
+        if self.cleanup and self.closed_since_cleanup >= CLEANUP_EVERY:
+            self.closed_since_cleanup = 0
+            try:
+                self.client.command(f"OPTIMIZE TABLE {self.table('open_cases')} FINAL CLEANUP")
+            except Exception as error:  # housekeeping never fails a write
+                self.cleanup = False
+                log.warning("open_cases: no CLEANUP merges from the sink (%s); the table's "
+                            "own settings clean up", error)
 
     @staticmethod
     def _alert_row(a: dict[str, Any]) -> list[Any]:
@@ -225,7 +270,8 @@ class Views:
         """Every view's rows in a stable order (for replay-equality checks)."""
         out = {}
         for table, key in (("events", "subject, position"), ("cases", "case_no"),
-                           ("alerts", "alert_id")):
+                           ("alerts", "alert_id"), ("open_cases", "case_no"),
+                           ("case_days", "day, kind, hall_id, case_no")):
             out[table] = self.client.query(
                 f"SELECT * FROM {DATABASE}.{table} FINAL ORDER BY {key}").result_rows
         return out

@@ -188,3 +188,73 @@ def test_the_counters_do_not_move_when_the_days_events_are_written_twice(today):
         assert get(today, "/v1/halls/H1/windows") == windows
     finally:
         client.command(f"OPTIMIZE TABLE {DATABASE}.events FINAL")
+
+
+def _rows(client, sql: str) -> list[tuple]:
+    from services.common.clickhouse import DATABASE
+
+    return client.query(sql.replace("{db}", DATABASE)).result_rows
+
+
+def test_the_dashboard_tables_hold_the_open_cases_and_each_cases_days(today):
+    client = today.projections.views.client
+    assert _rows(client, "SELECT case_no, status FROM {db}.open_cases FINAL "
+                         "ORDER BY case_no") == [
+        ("L1", "accepted"), ("L2", "accepted"), ("L3", "accepted"), ("L5", "suspended"),
+        ("M1", "accepted")]  # L4 was decided: its row is written closed, and hidden
+    days = _rows(client, "SELECT toString(day), kind, case_no FROM {db}.case_days FINAL "
+                         "WHERE day >= '2026-10-16' ORDER BY day, kind, case_no")
+    assert days == [("2026-10-16", "accepted", "L3"), ("2026-10-19", "accepted", "L4"),
+                    ("2026-10-19", "accepted", "M1"), ("2026-10-19", "decided", "L4")]
+
+
+def test_views_written_before_the_dashboard_tables_existed_fill_them_once(today):
+    from services.projections.views import apply_schema
+
+    client = today.projections.views.client
+    halls, windows = get(today, "/v1/halls"), get(today, "/v1/halls/H1/windows")
+    tables = ("open_cases", "case_days")
+    before = {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY case_no, "
+                               "version") for t in tables}
+    for table in tables:
+        client.command(f"DROP TABLE hallwatch.{table}")
+    apply_schema(client)  # schema 4 creates them and copies from the cases view
+    assert {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY case_no, "
+                             "version") for t in tables} == before
+    apply_schema(client)  # and only once: the copy needs the table empty
+    assert _rows(client, "SELECT count() FROM {db}.case_days") == [(len(before["case_days"]),)]
+    assert get(today, "/v1/halls") == halls
+    assert get(today, "/v1/halls/H1/windows") == windows
+
+
+def test_the_sink_drops_closed_cases_from_the_open_table_and_a_replay_keeps_them_out(
+        today, monkeypatch):
+    """Runs last: it decides L1."""
+    from services.common.sources import LogSource
+    from services.projections import views as views_module
+
+    client = today.projections.views.client
+    closed = "SELECT count() FROM {db}.open_cases WHERE closed"
+    monkeypatch.setattr(views_module, "CLEANUP_EVERY", 10**9)
+    today.send_on_time(completed("L1", "2026-10-19T09:50:00+08:00"))
+    today.settle()
+    assert _rows(client, closed) == [(1,)]  # L1's row: hidden by FINAL, not merged away
+    monkeypatch.setattr(views_module, "CLEANUP_EVERY", 1)
+    today.send_on_time(event("case.rated", "L1", "2026-10-19T09:55:00+08:00",
+                             {"satisfaction": 1}))
+    today.settle()  # another closed row: the sink asks for a CLEANUP merge
+    assert _rows(client, closed) == [(0,)]
+    assert _rows(client, "SELECT case_no FROM {db}.open_cases ORDER BY case_no") == [
+        ("L2",), ("L3",), ("L5",), ("M1",)]
+    replay = LogSource(today.intake.store, lambda: 0, lambda position: None)
+    replayed = []
+    while batch := replay.poll(1000, 0):  # every hall event again, as after a crash...
+        for message in batch:  # ... each alone: a case's older versions come back first
+            today.projections.views.write([message])
+            replayed.append(message.key)
+        replay.commit(batch)
+    assert replayed.count("L1") == 3
+    assert _rows(client, "SELECT case_no FROM {db}.open_cases FINAL ORDER BY case_no") == [
+        ("L2",), ("L3",), ("L5",), ("M1",)]
+    (h1,) = [h for h in get(today, "/v1/halls")["halls"] if h["hall_id"] == "H1"]
+    assert h1["decided_today"] == 2 and h1["yellow"] == 0
