@@ -33,7 +33,7 @@ OPEN_ALERT = "status IN ('raised', 'acknowledged', 'noticed', 'escalated')"
 # scope -> key columns
 UNITS = {"hall": ("hall_id",), "window": ("hall_id", "window_id")}
 
-# The lights read only the cases open now (schemas/clickhouse/0004_open_cases.sql) ...
+# The lights read only the cases open now (schemas/clickhouse/0004_dashboard_tables.sql) ...
 CASES = f"""
 SELECT {{keys}},
   countIf({LIGHT} = 'green') AS green, countIf({LIGHT} = 'yellow') AS yellow,
@@ -53,8 +53,8 @@ SELECT {{keys}}, severity, count() AS n FROM {DATABASE}.alerts FINAL
 WHERE {OPEN_ALERT} {{and_where}} GROUP BY {{keys}}, severity"""
 
 # Each staff member's latest post event today says whether they are away; anyone who
-# did anything today and is not away is on post. Read without FINAL (the events of one
-# day, narrow columns only): every aggregate here gives the same answer if an event was
+# did anything today and is not away is on post. Read from the day's staff events
+# (day_events) without FINAL: every aggregate here gives the same answer if an event was
 # written twice (latest-of, distinct staff, distinct after-hours records).
 POSTS = f"""
 SELECT {{keys}},
@@ -69,8 +69,8 @@ FROM (
              type IN ('post.absence_noticed', 'post.resumed')) AS last_substitute,
     uniqExactIf(id, type = 'service.after_hours' AND span_start <= {NOW}
                 AND span_end > {NOW}) AS after_hours_now
-  FROM {DATABASE}.events
-  WHERE time >= {DAY_START} AND time < {DAY_END} AND staff_id != '' {{and_where}}
+  FROM {DATABASE}.day_events
+  WHERE day = {{day:Date}} {{and_where}}
   GROUP BY hall_id, window_id, staff_id)
 GROUP BY {{keys}}"""
 

@@ -25,7 +25,8 @@ from services.common.metrics import PROJECTED
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
 # the views a rebuild replaces
-TABLES = ("events", "cases", "alerts", "alerts_by_case", "open_cases", "case_days")
+TABLES = ("events", "cases", "alerts", "alerts_by_case", "open_cases", "case_days",
+          "day_events")
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +72,8 @@ OPEN_COLUMNS = ["case_no", "hall_id", "window_id", "staff_id", "matter_code", "m
                 "kind", "status", "accepted_at", "due_at", "yellow_at", "closed_at",
                 "provisional", "suspended_since", "version", "closed"]
 DAY_COLUMNS = ["day", "kind", "hall_id", "case_no", "window_id", "version"]
+DAY_EVENT_COLUMNS = ["day", "hall_id", "window_id", "staff_id", "time", "id", "type",
+                     "substitute_staff_id", "span_start", "span_end"]
 _AT = {name: i for i, name in enumerate(CASE_COLUMNS)}
 _OPEN_FROM_CASE = [_AT[name] for name in OPEN_COLUMNS[:-1]]
 # Closed cases' rows written to open_cases between two CLEANUP merges asked for by the
@@ -80,6 +83,14 @@ CLEANUP_EVERY = 20_000
 
 def _ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _moment(value: Any) -> datetime | None:
+    """A time a hall sent in an event's data (validated as RFC 3339), else None."""
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 class Views:
@@ -100,6 +111,7 @@ class Views:
     def write(self, batch: list[Message]) -> None:
         """Write a batch of hall events and alerts (each table in one insert)."""
         events: list[list[Any]] = []
+        staffed: list[list[Any]] = []  # the events done by staff, for day_events
         cases: dict[str, list[Any]] = {}
         alerts: dict[str, list[Any]] = {}
         for message in batch:
@@ -111,19 +123,29 @@ class Views:
                 continue
             hall = message.hall
             case = hall.case
+            hall_id = hall.hall_id or "hallwatch"
+            window = hall.data.get("window_id") or (case and case.window_id) or ""
+            staff = hall.data.get("staff_id") or (case and case.staff_id) or ""
             events.append([
-                hall.id, hall.hall_id or "hallwatch", hall.type, hall.subject, hall.time,
-                hall.recorded_time, hall.position, hall.sequence,
-                hall.data.get("window_id") or (case and case.window_id) or "",
-                hall.data.get("staff_id") or (case and case.staff_id) or "",
+                hall.id, hall_id, hall.type, hall.subject, hall.time, hall.recorded_time,
+                hall.position, hall.sequence, window, staff,
                 (case and case.office_hours) or "", hall.chain or "", message.text(),
             ])
+            if staff:
+                data = hall.data
+                staffed.append([
+                    hall.time.astimezone(CHINA_TZ).date(), hall_id, window, staff, hall.time,
+                    hall.id, hall.type, str(data.get("substitute_staff_id") or ""),
+                    _moment(data.get("start")), _moment(data.get("end"))])
             if case is not None:
                 previous = cases.get(case.case_no)
                 if previous is None or previous[CASE_VERSION] < hall.sequence:
                     cases[case.case_no] = self._case_row(case, hall)
         if events:
             self.client.insert(self.table("events"), events, column_names=EVENT_COLUMNS)
+            if staffed:
+                self.client.insert(self.table("day_events"), staffed,
+                                   column_names=DAY_EVENT_COLUMNS)
         if cases:
             rows = list(cases.values())
             self.client.insert(self.table("cases"), rows, column_names=CASE_COLUMNS)
@@ -271,7 +293,8 @@ class Views:
         out = {}
         for table, key in (("events", "subject, position"), ("cases", "case_no"),
                            ("alerts", "alert_id"), ("open_cases", "case_no"),
-                           ("case_days", "day, kind, hall_id, case_no")):
+                           ("case_days", "day, kind, hall_id, case_no"),
+                           ("day_events", "day, hall_id, window_id, staff_id, id")):
             out[table] = self.client.query(
                 f"SELECT * FROM {DATABASE}.{table} FINAL ORDER BY {key}").result_rows
         return out

@@ -172,22 +172,19 @@ def test_cases_written_before_the_clock_column_existed_keep_their_lights(today):
 
 
 def test_the_counters_do_not_move_when_the_days_events_are_written_twice(today):
-    """The post counters read the day's events without FINAL: a redelivered event, not
-    yet merged away, must count once."""
+    """The post counters read the day's staff events without FINAL: a redelivered event,
+    not yet merged away, must count once."""
     from services.common.clickhouse import DATABASE
-    from services.projections.views import EVENT_COLUMNS
 
     client = today.projections.views.client
     halls, windows = get(today, "/v1/halls"), get(today, "/v1/halls/H1/windows")
     assert any(h["after_hours_in_progress"] and h["posts_uncovered"] for h in halls["halls"])
-    columns = ", ".join(EVENT_COLUMNS)
-    client.command(f"INSERT INTO {DATABASE}.events ({columns}) SELECT {columns} "
-                   f"FROM {DATABASE}.events")
+    client.command(f"INSERT INTO {DATABASE}.day_events SELECT * FROM {DATABASE}.day_events")
     try:
         assert get(today, "/v1/halls") == halls
         assert get(today, "/v1/halls/H1/windows") == windows
     finally:
-        client.command(f"OPTIMIZE TABLE {DATABASE}.events FINAL")
+        client.command(f"OPTIMIZE TABLE {DATABASE}.day_events FINAL")
 
 
 def _rows(client, sql: str) -> list[tuple]:
@@ -213,14 +210,17 @@ def test_views_written_before_the_dashboard_tables_existed_fill_them_once(today)
 
     client = today.projections.views.client
     halls, windows = get(today, "/v1/halls"), get(today, "/v1/halls/H1/windows")
-    tables = ("open_cases", "case_days")
-    before = {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY case_no, "
-                               "version") for t in tables}
+    order = {"open_cases": "case_no, version", "case_days": "case_no, version",
+             "day_events": "id"}
+    tables = tuple(order)
+    before = {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY {order[t]}")
+              for t in tables}
+    assert len(before["day_events"]) > 5
     for table in tables:
         client.command(f"DROP TABLE hallwatch.{table}")
     apply_schema(client)  # schema 4 creates them and copies from the cases view
-    assert {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY case_no, "
-                             "version") for t in tables} == before
+    assert {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY {order[t]}")
+            for t in tables} == before
     apply_schema(client)  # and only once: the copy needs the table empty
     assert _rows(client, "SELECT count() FROM {db}.case_days") == [(len(before["case_days"]),)]
     assert get(today, "/v1/halls") == halls

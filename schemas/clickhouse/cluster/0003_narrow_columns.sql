@@ -14,29 +14,3 @@ ALTER TABLE hallwatch.cases ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS susp
     Nullable(DateTime64(3, 'Asia/Shanghai'))
     DEFAULT parseDateTime64BestEffortOrNull(JSONExtractString(summary, 'suspended_since'),
                                             3, 'Asia/Shanghai');
-
-ALTER TABLE hallwatch.events_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS substitute_staff_id String
-    DEFAULT JSONExtractString(cloudevent, 'data', 'substitute_staff_id');
-
-ALTER TABLE hallwatch.events ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS substitute_staff_id String
-    DEFAULT JSONExtractString(cloudevent, 'data', 'substitute_staff_id');
-
-ALTER TABLE hallwatch.events_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS span_start
-    Nullable(DateTime64(3, 'Asia/Shanghai'))
-    DEFAULT parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data', 'start'),
-                                            3, 'Asia/Shanghai');
-
-ALTER TABLE hallwatch.events ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS span_start
-    Nullable(DateTime64(3, 'Asia/Shanghai'))
-    DEFAULT parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data', 'start'),
-                                            3, 'Asia/Shanghai');
-
-ALTER TABLE hallwatch.events_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS span_end
-    Nullable(DateTime64(3, 'Asia/Shanghai'))
-    DEFAULT parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data', 'end'),
-                                            3, 'Asia/Shanghai');
-
-ALTER TABLE hallwatch.events ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS span_end
-    Nullable(DateTime64(3, 'Asia/Shanghai'))
-    DEFAULT parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data', 'end'),
-                                            3, 'Asia/Shanghai');

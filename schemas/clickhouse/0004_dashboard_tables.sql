@@ -1,6 +1,7 @@
 -- hallwatch ClickHouse views, version 4: what the dashboard counts, kept small. At a
--- million cases most are closed, yet the lights read every case through FINAL; these
--- two tables hold only what a light or a day's counter needs.
+-- million cases most are closed, yet the lights read every case through FINAL, and the
+-- post counters every event for the day's; these three tables hold only what a light or
+-- a day's counter needs.
 
 -- The cases open now (accepted or suspended), as the cases view has them. A closed case's
 -- row is written with closed = 1: FINAL hides it at once, and merges drop it (CLEANUP
@@ -27,7 +28,16 @@ CREATE TABLE IF NOT EXISTS {database}.case_days (
     window_id String, version UInt32
 ) ENGINE = ReplacingMergeTree(version) ORDER BY (day, kind, hall_id, case_no);
 
--- Cases written before these tables existed: copied once (while each is still empty).
+-- Each event done by a member of staff, keyed by its day (China time): the post
+-- counters (who is on post, away, uncovered, serving after hours) read one day.
+CREATE TABLE IF NOT EXISTS {database}.day_events (
+    day Date, hall_id LowCardinality(String), window_id String, staff_id String,
+    time DateTime64(3, 'Asia/Shanghai'), id String, type LowCardinality(String),
+    substitute_staff_id String, span_start Nullable(DateTime64(3, 'Asia/Shanghai')),
+    span_end Nullable(DateTime64(3, 'Asia/Shanghai'))
+) ENGINE = ReplacingMergeTree ORDER BY (day, hall_id, window_id, staff_id, id);
+
+-- Views written before these tables existed: copied once (while each is still empty).
 INSERT INTO {database}.open_cases
 SELECT case_no, hall_id, window_id, staff_id, matter_code, matter_name, kind, status,
        accepted_at, due_at, yellow_at, closed_at, provisional, suspended_since, version, 0
@@ -45,3 +55,13 @@ SELECT day, kind, hall_id, case_no, window_id, version FROM (
     FROM {database}.cases FINAL
     WHERE status IN ('completed', 'delivered') AND closed_at IS NOT NULL)
 WHERE (SELECT count() FROM {database}.case_days) = 0;
+
+INSERT INTO {database}.day_events
+SELECT toDate(time, 'Asia/Shanghai'), hall_id, window_id, staff_id, time, id, type,
+       JSONExtractString(cloudevent, 'data', 'substitute_staff_id'),
+       parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data', 'start'), 3,
+                                       'Asia/Shanghai'),
+       parseDateTime64BestEffortOrNull(JSONExtractString(cloudevent, 'data', 'end'), 3,
+                                       'Asia/Shanghai')
+FROM {database}.events FINAL
+WHERE staff_id != '' AND (SELECT count() FROM {database}.day_events) = 0;
