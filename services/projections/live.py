@@ -41,11 +41,11 @@ SELECT {{keys}},
   countIf(due_at >= {DAY_START} AND due_at < {DAY_END}) AS due_today
 FROM {DATABASE}.open_cases FINAL {{where}} GROUP BY {{keys}}"""
 
-# ... and the day's acceptances and decisions only today's.
+# ... and the day's acceptances and decisions only today's (FINAL leaves one row per
+# day, kind and case).
 DAYS = f"""
 SELECT {{keys}},
-  uniqExactIf(case_no, kind = 'accepted') AS accepted_today,
-  uniqExactIf(case_no, kind = 'decided') AS decided_today
+  countIf(kind = 'accepted') AS accepted_today, countIf(kind = 'decided') AS decided_today
 FROM {DATABASE}.case_days FINAL WHERE day = {{day:Date}} {{and_where}} GROUP BY {{keys}}"""
 
 ALERTS = f"""
