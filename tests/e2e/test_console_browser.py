@@ -229,9 +229,10 @@ def test_the_bureau_sees_an_alerts_notifications_and_publishes_a_bulletin_from_t
 
     sign_in(browser, serve.url)
     browser.evaluate("location.hash = '#/case/LY-3', true")
-    sent = f"li.alert[data-alert='{alert_id}'] .notifications li[data-occasion='notice']"
-    browser.wait(f"!!document.querySelector(\"{sent}[data-status='sent']\")")
-    assert "督办" in browser.evaluate(text(sent)) and "已送达" in browser.evaluate(text(sent))
+    sent = (f"li.alert[data-alert='{alert_id}'] .notifications "
+            "li[data-occasion='notice'][data-status='sent']")
+    # One expression: the case page may render again (a live update) between two reads.
+    browser.wait(f"{text(sent)}.includes('督办') && {text(sent)}.includes('已送达')")
     browser.screenshot(shots / "01-case-notifications.png")
 
     browser.evaluate("location.hash = '#/bulletins', true")
