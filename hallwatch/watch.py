@@ -193,13 +193,16 @@ class WatchState:
     lanes: Mapping[int, int] = field(default_factory=dict)
     lane_floor: int = 0
 
-    def seen(self, lane: int) -> int:
-        """The store position up to which events on partition ``lane`` were judged."""
-        if lane in self.lanes:
-            return self.lanes[lane]
+    @property
+    def floor(self) -> int:
+        """The position up to which a partition not in ``lanes`` counts as judged."""
         if not self.lanes:  # recorded before lanes were kept: the single guard stands
             return max(self.lane_floor, self.last_position)
         return self.lane_floor
+
+    def seen(self, lane: int) -> int:
+        """The store position up to which events on partition ``lane`` were judged."""
+        return self.lanes.get(lane, self.floor)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -451,11 +454,9 @@ class Watch(Aggregate):
         judging.expire(message.time)  # clocks that ran out before this fact happened
         _judge_message(judging, message, rules, calendar, directory)
         judging.expire(message.time)  # a clock the fact itself set in the past (a late report)
-        floor = state.lane_floor if state.lanes else max(state.lane_floor,
-                                                         state.last_position)
         judging.update(last_position=max(message.position, state.last_position),
                        lanes={**state.lanes, lane: max(message.position, seen)},
-                       lane_floor=floor)
+                       lane_floor=state.floor)
         self._record(judging, message.id)
         return judging.judgement
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from hallwatch.alert import CLEARED, RESOLVED, VOID
 from hallwatch.calendar import CHINA_TZ
+from hallwatch.catalogue import parse_time
+from hallwatch.errors import InvalidEvent
 from hallwatch.published import HallMessage
 from hallwatch.summary import CaseSummary
 from services.common import metrics
@@ -86,10 +88,11 @@ def _ts(text: str | None) -> datetime | None:
 
 
 def _moment(value: Any) -> datetime | None:
-    """A time a hall sent in an event's data (validated as RFC 3339), else None."""
+    """A time a hall sent in an event's data, read as the judge reads it; None if absent
+    (stored events were validated: an unreadable one is left out, never stalls the sink)."""
     try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
+        return parse_time(value) if isinstance(value, str) else None
+    except InvalidEvent:
         return None
 
 
