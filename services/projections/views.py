@@ -28,7 +28,7 @@ from services.common.metrics import PROJECTED
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
 # the views a rebuild replaces
 TABLES = ("events", "cases", "alerts", "alerts_by_case", "open_cases", "case_days",
-          "day_events")
+          "day_events", "cases_by_hall")
 log = logging.getLogger(__name__)
 
 
@@ -73,6 +73,7 @@ DECIDED_STATUSES = ("completed", "delivered")
 OPEN_COLUMNS = ["case_no", "hall_id", "window_id", "staff_id", "matter_code", "matter_name",
                 "kind", "status", "accepted_at", "due_at", "yellow_at", "closed_at",
                 "provisional", "suspended_since", "version", "closed"]
+PAGE_COLUMNS = OPEN_COLUMNS[:-1]  # cases_by_hall: a page's columns, without ``closed``
 DAY_COLUMNS = ["day", "kind", "hall_id", "case_no", "window_id", "version"]
 DAY_EVENT_COLUMNS = ["day", "hall_id", "window_id", "staff_id", "time", "id", "type",
                      "substitute_staff_id", "span_start", "span_end"]
@@ -152,7 +153,7 @@ class Views:
         if cases:
             rows = list(cases.values())
             self.client.insert(self.table("cases"), rows, column_names=CASE_COLUMNS)
-            self._write_dashboard_rows(rows)
+            self._write_page_rows(rows)
         if alerts:
             self.client.insert(self.table("alerts"), list(alerts.values()),
                                column_names=ALERT_COLUMNS)
@@ -165,14 +166,16 @@ class Views:
         if alerts:
             metrics.open_alerts(self.open_alert_counts())
 
-    def _write_dashboard_rows(self, rows: list[list[Any]]) -> None:
-        """Each case's row in ``open_cases`` (closed = 1 once it is no longer open) and its
-        acceptance and decision days in ``case_days``."""
-        opened, days = [], []
+    def _write_page_rows(self, rows: list[list[Any]]) -> None:
+        """Each case's row in ``cases_by_hall`` and ``open_cases`` (closed = 1 once it is
+        no longer open), and its acceptance and decision days in ``case_days``."""
+        paged, opened, days = [], [], []
         for row in rows:
             status = row[_AT["status"]]
             closed = status not in OPEN_STATUSES
-            opened.append([row[i] for i in _OPEN_FROM_CASE] + [int(closed)])
+            page = [row[i] for i in _OPEN_FROM_CASE]
+            paged.append(page)
+            opened.append([*page, int(closed)])
             self.closed_since_cleanup += closed
             key = [row[_AT["hall_id"]], row[_AT["case_no"]], row[_AT["window_id"]],
                    row[_AT["version"]]]
@@ -181,6 +184,7 @@ class Views:
                 days.append([accepted.astimezone(CHINA_TZ).date(), "accepted", *key])
             if status in DECIDED_STATUSES and decided is not None:
                 days.append([decided.astimezone(CHINA_TZ).date(), "decided", *key])
+        self.client.insert(self.table("cases_by_hall"), paged, column_names=PAGE_COLUMNS)
         self.client.insert(self.table("open_cases"), opened, column_names=OPEN_COLUMNS)
         if days:
             self.client.insert(self.table("case_days"), days, column_names=DAY_COLUMNS)
@@ -297,7 +301,8 @@ class Views:
         for table, key in (("events", "subject, position"), ("cases", "case_no"),
                            ("alerts", "alert_id"), ("open_cases", "case_no"),
                            ("case_days", "day, kind, hall_id, case_no"),
-                           ("day_events", "day, hall_id, window_id, staff_id, id")):
+                           ("day_events", "day, hall_id, window_id, staff_id, id"),
+                           ("cases_by_hall", "hall_id, case_no")):
             out[table] = self.client.query(
                 f"SELECT * FROM {DATABASE}.{table} FINAL ORDER BY {key}").result_rows
         return out

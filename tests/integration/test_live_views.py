@@ -101,12 +101,22 @@ def test_cases_come_in_pages_with_a_cursor(today):
     ({"light": "red"}, ["L2"]), ({"light": "yellow"}, ["L1"]),
     ({"light": "green", "hall": "H1"}, ["L3", "L5"]), ({"status": "suspended"}, ["L5"]),
     ({"matter": "M2"}, ["L3"]), ({"window": "W02", "hall": "H1"}, ["L3", "L5"]),
-    ({"light": "none"}, ["L4"]),
+    ({"light": "none"}, ["L4"]), ({"light": "none", "hall": "H1"}, ["L4"]),
+    ({"status": "completed", "hall": "H1"}, ["L4"]),
 ])
 def test_cases_filter_by_light_status_matter_and_window(today, params, expected):
     page = get(today, "/v1/cases", **params)
     assert [c["case_no"] for c in page["cases"]] == expected
     assert all(c["light"] == params.get("light", c["light"]) for c in page["cases"])
+
+
+def test_each_halls_light_counters_agree_with_the_lights_on_its_cases(today):
+    """The counters count by comparisons (live.CASES), the pages show live.LIGHT."""
+    for hall in get(today, "/v1/halls")["halls"]:
+        cases = get(today, "/v1/cases", hall=hall["hall_id"])["cases"]
+        lights = [c["light"] for c in cases]
+        assert {light: hall[light] for light in ("green", "yellow", "red")} == {
+            light: lights.count(light) for light in ("green", "yellow", "red")}
 
 
 def test_a_hall_sees_only_its_own_cases_and_counters(today):
@@ -211,14 +221,14 @@ def test_views_written_before_the_dashboard_tables_existed_fill_them_once(today)
     client = today.projections.views.client
     halls, windows = get(today, "/v1/halls"), get(today, "/v1/halls/H1/windows")
     order = {"open_cases": "case_no, version", "case_days": "case_no, version",
-             "day_events": "id"}
+             "day_events": "id", "cases_by_hall": "case_no, version"}
     tables = tuple(order)
     before = {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY {order[t]}")
               for t in tables}
     assert len(before["day_events"]) > 5
     for table in tables:
         client.command(f"DROP TABLE hallwatch.{table}")
-    apply_schema(client)  # schema 4 creates them and copies from the cases view
+    apply_schema(client)  # schemas 4 and 5 create them and copy from the cases view
     assert {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY {order[t]}")
             for t in tables} == before
     apply_schema(client)  # and only once: the copy needs the table empty
