@@ -10,7 +10,7 @@ and the red and black lists (``scoring``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -127,10 +127,18 @@ class Bulletins:
         """The bulletin of ``period`` per ``scope`` as known at ``now``."""
         names = KEYS[scope]
         directory = self.names()  # one directory for every part of this bulletin
-        rows = self.rows(scope, period, now, directory)
+        # Each period's rows are read once: the trend's last periods are this one and the
+        # one before, already read when the bulletin is per hall.
+        read: dict[tuple[str, Period], list[dict[str, Any]]] = {}
+
+        def rows_of(scope: str, period: Period) -> list[dict[str, Any]]:
+            if (scope, period) not in read:
+                read[scope, period] = self.rows(scope, period, now, directory)
+            return read[scope, period]
+        rows = rows_of(scope, period)
         before, year_ago = period.previous(), period.year_ago()
-        earlier = {_key(r, names): r for r in self.rows(scope, before, now, directory)}
-        last_year = {_key(r, names): r for r in self.rows(scope, year_ago, now, directory)}
+        earlier = {_key(r, names): r for r in rows_of(scope, before)}
+        last_year = {_key(r, names): r for r in rows_of(scope, year_ago)}
         for row in rows:
             old, older = earlier.get(_key(row, names)), last_year.get(_key(row, names))
             row["previous_rank"] = old["rank"] if old else None
@@ -150,7 +158,7 @@ class Bulletins:
             "rows": rows,
             "red_list": [{**{k: r[k] for k in names}, "score": r["score"]} for r in red],
             "black_list": [{**{k: r[k] for k in names}, "score": r["score"]} for r in black],
-            "trend": self.trend(period, now, names=directory),
+            "trend": self.trend(period, now, names=directory, rows_of=rows_of),
             "directory_version": directory.version,
         }
         if scope == "staff" and period.kind == "year" and self.scoring.appraisal:
@@ -158,13 +166,17 @@ class Bulletins:
         return report
 
     def trend(self, period: Period, now: datetime, count: int = TREND_PERIODS,
-              names: Names | None = None) -> list[dict[str, Any]]:
-        """Totals' rates over the last ``count`` periods of the same kind, oldest first."""
+              names: Names | None = None,
+              rows_of: Callable[[str, Period], list[dict[str, Any]]] | None = None
+              ) -> list[dict[str, Any]]:
+        """Totals' rates over the last ``count`` periods of the same kind, oldest first.
+        ``rows_of``: the rows of a scope and period where the caller has read them."""
         out = []
-        names = names if names is not None else self.names()
+        directory = names if names is not None else self.names()
+        read = rows_of or (lambda scope, past: self.rows(scope, past, now, directory))
         for steps in range(count - 1, -1, -1):
             past = period.shifted(-steps)
-            totals = self.totals(self.rows("hall", past, now, names))
+            totals = self.totals(read("hall", past))
             out.append({"period": past.name, "label": past.label,
                         **{rate: totals[rate] for rate in ("on_time_rate", "early_rate",
                                                            "satisfaction_rate")},

@@ -11,8 +11,12 @@ from __future__ import annotations
 from hallwatch.rules import FINDING, RULES
 from services.common.clickhouse import DATABASE
 
+# What the figures read from events' and cases' JSON are columns ClickHouse computed when
+# the row was written (schemas/clickhouse/0006_bulletin_columns.sql): a figure that read the
+# CloudEvent text read all of it for every event of the period.
+
 # scope -> (key names, key expression per view)
-CASE_MATTER = "JSONExtractString(JSONExtractString(cloudevent, 'hwcase'), 'matter_code')"
+CASE_MATTER = "case_matter"  # the matter of the case an event is about
 SCOPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
     "hall": (("hall_id",), {"cases": ("hall_id",), "events": ("hall_id",),
                             "alerts": ("a.hall_id",)}),
@@ -45,13 +49,13 @@ NOT_CLOSED_BY_DUE = f"((closed_at IS NULL AND {OPEN_OVERDUE}) OR closed_at > due
 BASE = (f"(status != 'withdrawn' AND due_at IS NOT NULL AND ({CLOSED_IN} OR "
         f"({_in('due_at')} AND due_at < {NOW} AND {NOT_CLOSED_BY_DUE})))")
 PROMISED_DECIDED = f"(kind = 'promised' AND {DECIDED} AND {CLOSED_IN})"
-TOLERANCE = "JSONExtractInt(summary, 'supplement_days') > 0"
+TOLERANCE = "tolerance = 1"  # accepted with missing materials (容缺受理)
 # The directory's 法定办结时限 per matter code: a JSON object passed as a parameter ('{}'
 # with no directory); JSON text travels the same way to chDB and to a server.
 STATUTORY = "JSONExtract({statutory:String}, 'Map(String, UInt16)')"
 CATALOGUED = f"mapContains({STATUTORY}, matter_code)"
 # A due moment passed before a late extension moved it: never on time.
-MISSED = "(JSONExtractString(summary, 'missed_due_at') != '')"
+MISSED = "(missed_due = 1)"
 
 CASES = f"""
 SELECT {{keys}},
@@ -68,8 +72,7 @@ SELECT {{keys}},
           AND (closed_at > due_at OR {MISSED})) AS overdue_closed,
   countIf({PROMISED_DECIDED}) AS promised_decided,
   countIf({PROMISED_DECIDED} AND toDate(closed_at) < toDate(due_at)) AS early,
-  sumIf(JSONExtractInt(summary, 'working_days_used'), {PROMISED_DECIDED})
-    AS working_days_used_sum,
+  sumIf(working_days_used, {PROMISED_DECIDED}) AS working_days_used_sum,
   sumIf(ifNull(promised_days, 0), {PROMISED_DECIDED}) AS working_days_promised_sum,
   countIf({PROMISED_DECIDED} AND {CATALOGUED}) AS promised_decided_catalogued,
   sumIf({STATUTORY}[matter_code], {PROMISED_DECIDED} AND {CATALOGUED})
@@ -77,59 +80,51 @@ SELECT {{keys}},
   countIf({_in('accepted_at')} AND {TOLERANCE}) AS tolerance_accepted
 FROM {DATABASE}.cases FINAL GROUP BY {{group}}"""
 
-DATA = "JSONExtractString(cloudevent, 'data', {field})"
-HWCASE = "JSONExtractString(cloudevent, 'hwcase')"
-SATISFACTION = "JSONExtractInt(cloudevent, 'data', 'satisfaction')"
-ON_TOLERANCE_CASE = f"JSONExtractInt({HWCASE}, 'supplement_days') > 0"
-COMPLAINT_NO = "JSONExtractString(cloudevent, 'data', 'complaint_no')"
+SATISFACTION = "data_satisfaction"
+ON_TOLERANCE_CASE = "case_tolerance = 1"
+COMPLAINT_NO = "data_complaint_no"
 # A rejection of a case that was never accepted (不予受理): its summary has no acceptance.
-WINDOW_REFUSAL = (f"(type = 'case.rejected' AND "
-                  f"JSONExtractString({HWCASE}, 'accepted_at') = '')")
+WINDOW_REFUSAL = "(type = 'case.rejected' AND case_unaccepted = 1)"
 
 EVENTS = f"""
 SELECT {{keys}},
   countIf(type = 'case.extended') AS extensions,
-  countIf(type = 'case.extended' AND {DATA.format(field="'approved_by'")} != '')
-    AS extensions_approved,
+  countIf(type = 'case.extended' AND data_approved = 1) AS extensions_approved,
   countIf(type = 'case.materials_supplemented' AND {ON_TOLERANCE_CASE}
-          AND JSONExtractRaw(cloudevent, 'data', 'complete') != 'false')
-    AS tolerance_supplemented,
+          AND data_incomplete = 0) AS tolerance_supplemented,
   countIf(type = 'case.returned' AND {ON_TOLERANCE_CASE}) AS tolerance_returned,
   countIf(type = 'case.rejected') AS rejections,
-  countIf(type = 'case.rejected' AND {DATA.format(field="'category'")} = 'out_of_scope')
+  countIf(type = 'case.rejected' AND data_category = 'out_of_scope')
     AS rejections_out_of_scope,
-  countIf(type = 'case.rejected' AND {DATA.format(field="'category'")} = 'time_limit_exceeded')
+  countIf(type = 'case.rejected' AND data_category = 'time_limit_exceeded')
     AS rejections_time_limit_exceeded,
-  countIf(type = 'case.rejected' AND {DATA.format(field="'category'")} = 'non_compliant')
+  countIf(type = 'case.rejected' AND data_category = 'non_compliant')
     AS rejections_non_compliant,
   countIf(type = 'post.absence_noticed') AS absences,
-  countIf(type = 'post.absence_noticed'
-          AND {DATA.format(field="'substitute_staff_id'")} = '') AS uncovered_posts,
+  countIf(type = 'post.absence_noticed' AND data_uncovered = 1) AS uncovered_posts,
   countIf(type = 'service.after_hours') AS after_hours,
   countIf(type = 'complaint.received') AS complaints,
   countIf(type = 'complaint.received' AND (hall_id, {COMPLAINT_NO}) IN (
-          SELECT hall_id, {COMPLAINT_NO} FROM {DATABASE}.events FINAL
+          SELECT hall_id, {COMPLAINT_NO} FROM {DATABASE}.events
           WHERE type = 'complaint.resolved')) AS complaints_resolved,
   countIf(type = 'case.rated') AS ratings,
   countIf(type = 'case.rated' AND {SATISFACTION} BETWEEN 1 AND 3) AS ratings_satisfied,
   countIf(type = 'case.rated' AND {SATISFACTION} >= 4) AS bad_reviews,
   countIf(type = 'case.rated' AND {SATISFACTION} >= 4
-          AND subject IN (SELECT subject FROM {DATABASE}.events FINAL
+          AND subject IN (SELECT subject FROM {DATABASE}.events
                           WHERE type = 'case.rating_rectified')
           AND subject NOT IN (SELECT case_no FROM {DATABASE}.alerts FINAL
                               WHERE rule = 'rating.rectification_overdue'
                               AND status != 'void')) AS bad_reviews_rectified_on_time,
   countIf({WINDOW_REFUSAL}) AS window_refusals,
-  countIf({WINDOW_REFUSAL} AND {DATA.format(field="'category'")} = 'out_of_scope')
+  countIf({WINDOW_REFUSAL} AND data_category = 'out_of_scope')
     AS window_refusals_out_of_scope,
-  countIf({WINDOW_REFUSAL} AND {DATA.format(field="'category'")} = 'time_limit_exceeded')
+  countIf({WINDOW_REFUSAL} AND data_category = 'time_limit_exceeded')
     AS window_refusals_time_limit_exceeded,
-  countIf({WINDOW_REFUSAL} AND {DATA.format(field="'category'")} = 'non_compliant')
+  countIf({WINDOW_REFUSAL} AND data_category = 'non_compliant')
     AS window_refusals_non_compliant,
   countIf(type = 'inspection.recorded') AS inspections,
-  sumIf(length(arrayFilter(item -> JSONExtractString(item, 'result') = 'breach',
-                           JSONExtractArrayRaw(cloudevent, 'data', 'items'))),
-        type = 'inspection.recorded') AS inspection_breaches
+  sumIf(data_breaches, type = 'inspection.recorded') AS inspection_breaches
 FROM {DATABASE}.events FINAL WHERE {_in('time')} GROUP BY {{group}}"""
 
 FINDING_RULES = sorted(rule.id for rule in RULES.values() if rule.severity == FINDING)
@@ -157,10 +152,11 @@ SELECT {{keys}},
   countIf(a.rule = 'extension.after_due' AND {_RAISED}) AS extensions_late,
   countIf(a.rule = 'notice.not_one_time' AND {_RAISED}) AS one_time_notice_breaches,
   countIf(a.rule = 'report.late' AND {_RAISED}) AS late_reports
-FROM {DATABASE}.alerts AS a FINAL
-LEFT JOIN (SELECT case_no, matter_code FROM {DATABASE}.cases FINAL) AS c
-  ON a.case_no = c.case_no
+FROM {DATABASE}.alerts AS a FINAL {{join}}
 WHERE a.status != 'void' GROUP BY {{group}}"""
+# Only the matter scope needs each alert's case (its matter).
+CASE_JOIN = (f"LEFT JOIN (SELECT case_no, matter_code FROM {DATABASE}.cases FINAL) AS c "
+             "ON a.case_no = c.case_no")
 
 QUERIES = {"cases": CASES, "events": EVENTS, "alerts": ALERTS}
 
@@ -171,4 +167,6 @@ def query(view: str, scope: str) -> str:
     keys = ", ".join(f"{expr} AS k{n}" for n, expr in enumerate(exprs))
     group = ", ".join(f"k{n}" for n in range(len(exprs)))
     # Plain replace: the SQL's {name:Type} placeholders are ClickHouse's.
-    return QUERIES[view].replace("{keys}", keys).replace("{group}", group)
+    join = CASE_JOIN if scope == "matter" else ""
+    return QUERIES[view].replace("{keys}", keys).replace("{group}", group) \
+        .replace("{join}", join)
