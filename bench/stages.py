@@ -136,13 +136,13 @@ def relay(settings: Settings, bootstrap: str, topic: str, limit: int) -> tuple[f
 
 
 def rebuild_from_kafka(bootstrap: str, topic: str, count: int, path: Path,
-                       batch_size: int = 1000) -> tuple[float, int]:
+                       batch_size: int = 5000) -> tuple[float, int]:
     """A projection rebuilt from Kafka: a new consumer group reads ``topic`` from its first
     offset into empty views (a fresh chDB at ``path``), as a projections process started
     on a new database does, through the service's own round (``consume_once``: poll,
     ``Views.write``, commit), until the topic is drained (a round finds nothing) or
-    ``count`` are in. Events a second after the first batch (which waits for the group to
-    form) to the last write, and how many were written then."""
+    ``count`` are in. Events a second after the first event (whose poll waits for the group
+    to form) to the last write, and how many were written then."""
     import uuid
 
     from services.common.runner import consume_once
@@ -153,11 +153,11 @@ def rebuild_from_kafka(bootstrap: str, topic: str, count: int, path: Path,
     source = KafkaSource(bootstrap, [topic], f"bench-rebuild-{uuid.uuid4().hex[:8]}")
     done = first = 0
     try:
-        # The first batch waits for the group to form (seconds on a new group): the clock
-        # starts once it is written, and counts the batches after it.
+        # The first poll waits for the group to form (seconds on a new group): it takes
+        # one event, and the clock starts once that is written.
         deadline = time.monotonic() + 600
         while not first and time.monotonic() < deadline:
-            first = consume_once([source], views.write, batch_size, 2.0)
+            first = consume_once([source], views.write, 1, 2.0)
         began = last = time.perf_counter()
         while first + done < count and time.monotonic() < deadline:
             handled = consume_once([source], views.write, batch_size, 2.0)

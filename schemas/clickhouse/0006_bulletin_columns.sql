@@ -40,3 +40,15 @@ ALTER TABLE {database}.cases ADD COLUMN IF NOT EXISTS tolerance UInt8
     MATERIALIZED JSONExtractInt(summary, 'supplement_days') > 0;
 ALTER TABLE {database}.cases ADD COLUMN IF NOT EXISTS missed_due UInt8
     MATERIALIZED JSONExtractString(summary, 'missed_due_at') != '';
+
+-- From each alert's history: when it was noticed (督办) and escalated (red card), each time.
+ALTER TABLE {database}.alerts ADD COLUMN IF NOT EXISTS noticed_at
+    Array(DateTime64(3, 'Asia/Shanghai'))
+    MATERIALIZED arrayMap(h -> parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3),
+                          arrayFilter(h -> JSONExtractString(h, 'status') = 'noticed',
+                                      JSONExtractArrayRaw(body, 'history')));
+ALTER TABLE {database}.alerts ADD COLUMN IF NOT EXISTS escalated_at
+    Array(DateTime64(3, 'Asia/Shanghai'))
+    MATERIALIZED arrayMap(h -> parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3),
+                          arrayFilter(h -> JSONExtractString(h, 'status') = 'escalated',
+                                      JSONExtractArrayRaw(body, 'history')));

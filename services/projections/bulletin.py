@@ -10,7 +10,7 @@ and the red and black lists (``scoring``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -64,56 +64,79 @@ class Bulletins:
         """Every count of every row of ``scope`` in ``period``, as known at ``now``.
         Rows whose key is unknown (e.g. events naming no window) are left out.
         ``names``: the directory to judge by (default: the latest in the views)."""
+        return self.counts_of(scope, [period], now, names)[period]
+
+    def counts_of(self, scope: str, periods: list[Period], now: datetime,
+                  names: Names | None = None
+                  ) -> dict[Period, dict[tuple[str, ...], dict[str, int]]]:
+        """``counts`` of several periods of one kind (they never overlap), read in one
+        pass over each view."""
         names = names if names is not None else self.names()
+        periods = list(dict.fromkeys(periods))  # a year's "year before" is its previous
+        if len({p.kind for p in periods}) > 1:
+            raise ValueError("periods of one kind only: others may overlap")
         if scope == "department":
-            return self._departments(period, now, names)
-        params = {"start": _millis(period.start), "end": _millis(period.end),
+            return self._departments(periods, now, names)
+        params = {"starts": [_millis(p.start) for p in periods],
+                  "ends": [_millis(p.end) for p in periods],
                   "now": int(now.timestamp() * 1000),
                   "statutory": json.dumps(dict(names.statutory_days))}
-        rows: dict[tuple[str, ...], dict[str, int]] = {}
+        found: dict[Period, dict[tuple[str, ...], dict[str, int]]] = {p: {} for p in periods}
+        width = len(KEYS[scope])
         for view in figures_sql.QUERIES:
             result = self.client.query(figures_sql.query(view, scope), parameters=params)
-            width = len(KEYS[scope])
             for values in result.result_rows:
-                key = tuple(str(v) for v in values[:width])
+                key = tuple(str(v) for v in values[1:width + 1])
                 if not all(key):
                     continue
-                row = rows.setdefault(key, {})
-                for name, value in zip(result.column_names[width:], values[width:],
+                row = found[periods[int(values[0]) - 1]].setdefault(key, {})
+                for name, value in zip(result.column_names[width + 1:], values[width + 1:],
                                        strict=True):
                     row[name] = int(value or 0)
-        for row in rows.values():
-            for name in COUNT_KEYS:
-                row.setdefault(name, 0)
-            row["extensions_unapproved"] = row["extensions"] - row["extensions_approved"]
-        return {k: r for k, r in rows.items() if any(r.values())}
+        for rows in found.values():
+            for row in rows.values():
+                for name in COUNT_KEYS:
+                    row.setdefault(name, 0)
+                row["extensions_unapproved"] = row["extensions"] - row["extensions_approved"]
+        return {p: {k: r for k, r in rows.items() if any(r.values())}
+                for p, rows in found.items()}
 
-    def _departments(self, period: Period, now: datetime, names: Names
-                     ) -> dict[tuple[str, ...], dict[str, int]]:
+    def _departments(self, periods: list[Period], now: datetime, names: Names
+                     ) -> dict[Period, dict[tuple[str, ...], dict[str, int]]]:
         departments = self.departments or names.departments
         if not departments:
             raise UnknownScope("no hall→department mapping is loaded yet (load a directory)")
-        out: dict[tuple[str, ...], dict[str, int]] = {}
-        for (hall,), row in self.counts("hall", period, now, names).items():
-            department = departments.get(hall)
-            if department is None:
-                continue
-            total = out.setdefault((department,), dict.fromkeys(COUNT_KEYS, 0))
-            for name in COUNT_KEYS:
-                total[name] += row[name]
+        out: dict[Period, dict[tuple[str, ...], dict[str, int]]] = {}
+        for period, halls in self.counts_of("hall", periods, now, names).items():
+            rows = out.setdefault(period, {})
+            for (hall,), row in halls.items():
+                department = departments.get(hall)
+                if department is None:
+                    continue
+                total = rows.setdefault((department,), dict.fromkeys(COUNT_KEYS, 0))
+                for name in COUNT_KEYS:
+                    total[name] += row[name]
         return out
 
     def rows(self, scope: str, period: Period, now: datetime, names: Names | None = None
              ) -> list[dict[str, Any]]:
         """The rows of ``scope`` with their counts, rates, score and rank."""
-        rows = []
-        for key, counts in sorted(self.counts(scope, period, now, names).items()):
-            row: dict[str, Any] = dict(zip(KEYS[scope], key, strict=True))
-            row.update(counts)
-            row.update(derive(counts))
-            rows.append(row)
-        self.scoring.rank(rows)
-        return rows
+        return self.rows_of(scope, [period], now, names)[period]
+
+    def rows_of(self, scope: str, periods: list[Period], now: datetime,
+                names: Names | None = None) -> dict[Period, list[dict[str, Any]]]:
+        """``rows`` of several periods of one kind, read together."""
+        out = {}
+        for period, counted in self.counts_of(scope, periods, now, names).items():
+            rows = []
+            for key, counts in sorted(counted.items()):
+                row: dict[str, Any] = dict(zip(KEYS[scope], key, strict=True))
+                row.update(counts)
+                row.update(derive(counts))
+                rows.append(row)
+            self.scoring.rank(rows)
+            out[period] = rows
+        return out
 
     @staticmethod
     def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,18 +150,16 @@ class Bulletins:
         """The bulletin of ``period`` per ``scope`` as known at ``now``."""
         names = KEYS[scope]
         directory = self.names()  # one directory for every part of this bulletin
-        # Each period's rows are read once: the trend's last periods are this one and the
-        # one before, already read when the bulletin is per hall.
-        read: dict[tuple[str, Period], list[dict[str, Any]]] = {}
-
-        def rows_of(scope: str, period: Period) -> list[dict[str, Any]]:
-            if (scope, period) not in read:
-                read[scope, period] = self.rows(scope, period, now, directory)
-            return read[scope, period]
-        rows = rows_of(scope, period)
+        # Every period the bulletin shows is read in one pass per view: this one, the one
+        # before, a year before and, per hall, the trend's.
         before, year_ago = period.previous(), period.year_ago()
-        earlier = {_key(r, names): r for r in rows_of(scope, before)}
-        last_year = {_key(r, names): r for r in rows_of(scope, year_ago)}
+        trend = self.trend_periods(period)
+        read = self.rows_of(scope, [period, before, year_ago]
+                            + (trend if scope == "hall" else []), now, directory)
+        halls = read if scope == "hall" else self.rows_of("hall", trend, now, directory)
+        rows = read[period]
+        earlier = {_key(r, names): r for r in read[before]}
+        last_year = {_key(r, names): r for r in read[year_ago]}
         for row in rows:
             old, older = earlier.get(_key(row, names)), last_year.get(_key(row, names))
             row["previous_rank"] = old["rank"] if old else None
@@ -158,25 +179,29 @@ class Bulletins:
             "rows": rows,
             "red_list": [{**{k: r[k] for k in names}, "score": r["score"]} for r in red],
             "black_list": [{**{k: r[k] for k in names}, "score": r["score"]} for r in black],
-            "trend": self.trend(period, now, names=directory, rows_of=rows_of),
+            "trend": self._trend(trend, halls),
             "directory_version": directory.version,
         }
         if scope == "staff" and period.kind == "year" and self.scoring.appraisal:
             report["appraisal"] = self.scoring.appraisal.appraise(rows)
         return report
 
+    @staticmethod
+    def trend_periods(period: Period, count: int = TREND_PERIODS) -> list[Period]:
+        """The last ``count`` periods of the same kind, oldest first, ending with it."""
+        return [period.shifted(-steps) for steps in range(count - 1, -1, -1)]
+
     def trend(self, period: Period, now: datetime, count: int = TREND_PERIODS,
-              names: Names | None = None,
-              rows_of: Callable[[str, Period], list[dict[str, Any]]] | None = None
-              ) -> list[dict[str, Any]]:
-        """Totals' rates over the last ``count`` periods of the same kind, oldest first.
-        ``rows_of``: the rows of a scope and period where the caller has read them."""
+              names: Names | None = None) -> list[dict[str, Any]]:
+        """Totals' rates over the last ``count`` periods of the same kind, oldest first."""
+        periods = self.trend_periods(period, count)
+        return self._trend(periods, self.rows_of("hall", periods, now, names))
+
+    def _trend(self, periods: list[Period], rows: Mapping[Period, list[dict[str, Any]]]
+               ) -> list[dict[str, Any]]:
         out = []
-        directory = names if names is not None else self.names()
-        read = rows_of or (lambda scope, past: self.rows(scope, past, now, directory))
-        for steps in range(count - 1, -1, -1):
-            past = period.shifted(-steps)
-            totals = self.totals(read("hall", past))
+        for past in periods:
+            totals = self.totals(rows[past])
             out.append({"period": past.name, "label": past.label,
                         **{rate: totals[rate] for rate in ("on_time_rate", "early_rate",
                                                            "satisfaction_rate")},

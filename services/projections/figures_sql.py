@@ -1,9 +1,12 @@
 """The ClickHouse queries behind each figure of ``figures.py`` (one query per view).
 
-Every query takes the same parameters — ``start``, ``end`` (the period, epoch ms),
+Every query reads several periods of one kind at once (a bulletin's period, the one
+before, a year before and the trend's), in one pass over its view. Every query takes the
+same parameters — ``starts`` and ``ends`` (the periods, epoch ms, one of each per period),
 ``now`` (epoch ms) and ``statutory`` (JSON: the directory's statutory days per matter
-code) — and groups by the scope's key columns, so the caller never puts a value into SQL
-text. Keys are aliased ``k0``, ``k1``…
+code) — and groups by ``period_no`` (the period's place in ``starts``, from 1) and the
+scope's key columns, so the caller never puts a value into SQL text. Keys are aliased
+``k0``, ``k1``…
 """
 
 from __future__ import annotations
@@ -31,13 +34,26 @@ SCOPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
 }
 
 
+# Cases and alerts count in every period their moments fall in: each row is read once and
+# paired with each period (``period``: start, end, number).
+EVERY_PERIOD = ("ARRAY JOIN arrayZip({starts:Array(Int64)}, {ends:Array(Int64)}, "
+                "arrayEnumerate({starts:Array(Int64)})) AS period")
+START = "fromUnixTimestamp64Milli(period.1)"
+END = "fromUnixTimestamp64Milli(period.2)"
+# An event counts in the one period its time falls in (periods of one kind never
+# overlap); 0 in none. The bounds first: a cheap filter before the lambda.
+EVENT_PERIOD = ("arrayFirstIndex(p -> time >= fromUnixTimestamp64Milli(p.1) AND "
+                "time < fromUnixTimestamp64Milli(p.2), "
+                "arrayZip({starts:Array(Int64)}, {ends:Array(Int64)}))")
+WITHIN_ALL = ("time >= fromUnixTimestamp64Milli(arrayMin({starts:Array(Int64)})) "
+              "AND time < fromUnixTimestamp64Milli(arrayMax({ends:Array(Int64)}))")
+
+
 def _in(col: str) -> str:
-    return (f"({col} >= fromUnixTimestamp64Milli({{start:Int64}}) "
-            f"AND {col} < fromUnixTimestamp64Milli({{end:Int64}}))")
+    return f"({col} >= {START} AND {col} < {END})"
 
 
 NOW = "fromUnixTimestamp64Milli({now:Int64})"
-END = "fromUnixTimestamp64Milli({end:Int64})"
 # A suspended case's clock stopped at the start of its suspension day.
 SUSPENDED_FROM = "suspended_since"  # schemas/clickhouse/0003_narrow_columns.sql
 # Open now and past due (its clock, not the wall, decides for a suspended case).
@@ -58,7 +74,7 @@ CATALOGUED = f"mapContains({STATUTORY}, matter_code)"
 MISSED = "(missed_due = 1)"
 
 CASES = f"""
-SELECT {{keys}},
+SELECT period.3 AS period_no, {{keys}},
   countIf({_in('accepted_at')}) AS accepted,
   countIf({_in('accepted_at')} AND kind = 'immediate') AS accepted_immediate,
   countIf({_in('accepted_at')} AND kind = 'promised') AS accepted_promised,
@@ -78,7 +94,7 @@ SELECT {{keys}},
   sumIf({STATUTORY}[matter_code], {PROMISED_DECIDED} AND {CATALOGUED})
     AS working_days_statutory_sum,
   countIf({_in('accepted_at')} AND {TOLERANCE}) AS tolerance_accepted
-FROM {DATABASE}.cases FINAL GROUP BY {{group}}"""
+FROM {DATABASE}.cases FINAL {EVERY_PERIOD} GROUP BY period_no, {{group}}"""
 
 SATISFACTION = "data_satisfaction"
 ON_TOLERANCE_CASE = "case_tolerance = 1"
@@ -87,7 +103,7 @@ COMPLAINT_NO = "data_complaint_no"
 WINDOW_REFUSAL = "(type = 'case.rejected' AND case_unaccepted = 1)"
 
 EVENTS = f"""
-SELECT {{keys}},
+SELECT {EVENT_PERIOD} AS period_no, {{keys}},
   countIf(type = 'case.extended') AS extensions,
   countIf(type = 'case.extended' AND data_approved = 1) AS extensions_approved,
   countIf(type = 'case.materials_supplemented' AND {ON_TOLERANCE_CASE}
@@ -125,35 +141,34 @@ SELECT {{keys}},
     AS window_refusals_non_compliant,
   countIf(type = 'inspection.recorded') AS inspections,
   sumIf(data_breaches, type = 'inspection.recorded') AS inspection_breaches
-FROM {DATABASE}.events FINAL WHERE {_in('time')} GROUP BY {{group}}"""
+FROM {DATABASE}.events FINAL WHERE {WITHIN_ALL} AND period_no > 0
+GROUP BY period_no, {{group}}"""
 
 FINDING_RULES = sorted(rule.id for rule in RULES.values() if rule.severity == FINDING)
 RED_RULES = "('deadline.overdue', 'immediate.not_same_day')"
-HISTORY = "JSONExtractArrayRaw(a.body, 'history')"
 
 
-def _history(status: str) -> str:
-    at = "parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3)"
-    return (f"arrayCount(h -> JSONExtractString(h, 'status') = '{status}' AND {_in(at)}, "
-            f"{HISTORY})")
+def _times_in(column: str) -> str:
+    """How many of an alert's moments (``noticed_at``, ``escalated_at``) fall in the period."""
+    return f"arrayCount(t -> {_in('t')}, a.{column})"
 
 
 _RAISED = _in("a.raised_at")
 _GONE = "a.status IN ('cleared', 'resolved')"
 ALERTS = f"""
-SELECT {{keys}},
+SELECT period.3 AS period_no, {{keys}},
   countIf(a.rule = 'deadline.warning' AND {_RAISED}) AS yellow_raised,
   countIf(a.rule = 'deadline.warning' AND {_RAISED} AND {_GONE}) AS yellow_resolved,
   countIf(a.rule IN {RED_RULES} AND {_RAISED}) AS red_raised,
   countIf(a.rule IN {RED_RULES} AND {_RAISED} AND {_GONE}) AS red_resolved,
   countIf(a.rule IN ({", ".join(f"'{r}'" for r in FINDING_RULES)}) AND {_RAISED}) AS findings,
-  sum({_history('noticed')}) AS notices,
-  sum({_history('escalated')}) AS red_cards,
+  sum({_times_in('noticed_at')}) AS notices,
+  sum({_times_in('escalated_at')}) AS red_cards,
   countIf(a.rule = 'extension.after_due' AND {_RAISED}) AS extensions_late,
   countIf(a.rule = 'notice.not_one_time' AND {_RAISED}) AS one_time_notice_breaches,
   countIf(a.rule = 'report.late' AND {_RAISED}) AS late_reports
-FROM {DATABASE}.alerts AS a FINAL {{join}}
-WHERE a.status != 'void' GROUP BY {{group}}"""
+FROM {DATABASE}.alerts AS a FINAL {{join}} {EVERY_PERIOD}
+WHERE a.status != 'void' GROUP BY period_no, {{group}}"""
 # Only the matter scope needs each alert's case (its matter).
 CASE_JOIN = (f"LEFT JOIN (SELECT case_no, matter_code FROM {DATABASE}.cases FINAL) AS c "
              "ON a.case_no = c.case_no")

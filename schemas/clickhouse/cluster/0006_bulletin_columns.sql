@@ -88,3 +88,27 @@ ALTER TABLE hallwatch.cases_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXIST
 
 ALTER TABLE hallwatch.cases ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS missed_due UInt8
     MATERIALIZED JSONExtractString(summary, 'missed_due_at') != '';
+
+ALTER TABLE hallwatch.alerts_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS noticed_at
+    Array(DateTime64(3, 'Asia/Shanghai'))
+    MATERIALIZED arrayMap(h -> parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3),
+                          arrayFilter(h -> JSONExtractString(h, 'status') = 'noticed',
+                                      JSONExtractArrayRaw(body, 'history')));
+
+ALTER TABLE hallwatch.alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS noticed_at
+    Array(DateTime64(3, 'Asia/Shanghai'))
+    MATERIALIZED arrayMap(h -> parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3),
+                          arrayFilter(h -> JSONExtractString(h, 'status') = 'noticed',
+                                      JSONExtractArrayRaw(body, 'history')));
+
+ALTER TABLE hallwatch.alerts_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS escalated_at
+    Array(DateTime64(3, 'Asia/Shanghai'))
+    MATERIALIZED arrayMap(h -> parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3),
+                          arrayFilter(h -> JSONExtractString(h, 'status') = 'escalated',
+                                      JSONExtractArrayRaw(body, 'history')));
+
+ALTER TABLE hallwatch.alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS escalated_at
+    Array(DateTime64(3, 'Asia/Shanghai'))
+    MATERIALIZED arrayMap(h -> parseDateTime64BestEffort(JSONExtractString(h, 'at'), 3),
+                          arrayFilter(h -> JSONExtractString(h, 'status') = 'escalated',
+                                      JSONExtractArrayRaw(body, 'history')));
