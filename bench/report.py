@@ -44,14 +44,16 @@ def markdown(doc: dict[str, Any]) -> str:
     ]
     for r in doc["raw_limits"]:
         lines.append(f"| {r['what']} | {number(r['value'], r['unit'])} | {r['note']} |")
-    for mode in ("embedded", "production"):
+    titles = {
+        "embedded": "Embedded mode (SQLite + chDB + notification log, one `hallwatch serve`)",
+        "production": "Production mode (PostgreSQL + Kafka; intake, relay, supervision and "
+                      "projections as separate processes)",
+        "probe": "Probes run on their own (too long for this run; committed under "
+                 "`bench/probes/`, each with its command and date)"}
+    for mode, title in titles.items():
         rows = [f for f in doc["figures"] if f["key"].startswith(mode + ".")]
         if not rows:
             continue
-        title = ("Embedded mode (SQLite + chDB + notification log, one `hallwatch serve`)"
-                 if mode == "embedded" else
-                 "Production mode (PostgreSQL + Kafka; intake, relay, supervision and "
-                 "projections as separate processes)")
         lines += ["", f"## {title}", "",
                   "| stage | figure | raw limit | ratio | target | meets | notes |",
                   "|---|---:|---:|---:|---|---|---|"]

@@ -14,8 +14,9 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 
 from services.common.settings import Settings
 
@@ -147,3 +148,30 @@ def position_of(app: Application[Any], originator_id: UUID, version: int) -> int
               "WHERE originator_id=%s AND originator_version=%s"
         params = [originator_id, version]
     return int(_query(app, sql, params)[0]["position"])
+
+
+def collect(processing: ProcessingEvent[Any], *objs: Any) -> None:
+    """``ProcessingEvent.collect_events``, without the library's first question of each
+    object — "an event or an aggregate?" — asked with typing's runtime-protocol
+    ``isinstance``, slow on every save (~6% of supervision's time). An aggregate gives its
+    pending events; anything else is collected as the library collects it."""
+    for obj in objs:
+        if isinstance(obj, Aggregate):
+            processing.events.extend(obj.collect_events())
+            processing.aggregates[obj.id] = obj
+        elif obj is not None:
+            processing.collect_events(obj)
+
+
+def save(app: Application[Any], objs: Sequence[Any], kwargs: Mapping[str, Any]
+         ) -> list[Recording[Any]]:
+    """What ``Application.save`` does (record, snapshot, notify), collecting with
+    :func:`collect`."""
+    processing: ProcessingEvent[Any] = ProcessingEvent()
+    collect(processing, *objs)
+    processing.saved_kwargs.update(kwargs)
+    recordings = app._record(processing)
+    app._take_snapshots(processing)
+    app._notify(recordings)
+    app.notify(processing.events)  # the library's deprecated hook, as it calls it
+    return recordings

@@ -16,8 +16,7 @@ from time import monotonic
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder
 
 from hallwatch import stored
@@ -104,25 +103,9 @@ class HallStore(Application[UUID]):
         super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """As the library saves; then wakes this process's followers of the log.
-
-        Aggregates are saved without the library's first question of each object, asked
-        with typing's runtime-protocol ``isinstance`` (slow, on every save): "is it an
-        event or an aggregate?" — ours are aggregates. The rest is the library's own:
-        record, snapshot, notify."""
-        if not all(isinstance(obj, Aggregate) for obj in objs):
-            recordings = super().save(*objs, **kwargs)
-            self.written.notify()
-            return recordings
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        for aggregate in objs:
-            processing.events.extend(aggregate.collect_events())
-            processing.aggregates[aggregate.id] = aggregate
-        processing.saved_kwargs.update(kwargs)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        self.notify(processing.events)  # the library's deprecated hook, as it calls it
+        """As the library saves (``storage.save``); then wakes this process's followers
+        of the log."""
+        recordings = storage.save(self, objs, kwargs)
         self.written.notify()
         return recordings
 

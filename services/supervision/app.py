@@ -146,8 +146,9 @@ class Supervision(EventSourcedProjection[UUID]):
         super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """As the library saves; then wakes this process's followers of the log."""
-        recordings = super().save(*objs, **kwargs)
+        """As the library saves (``storage.save``); then wakes this process's followers
+        of the log."""
+        recordings = storage.save(self, objs, kwargs)
         self.written.notify()
         return recordings
 
@@ -225,7 +226,7 @@ class Supervision(EventSourcedProjection[UUID]):
                 watch = self._watch(key, watches, known)
                 self._apply(watch.observe(message.hall, self.rules, self.calendar,
                                           self.directory, message.partition), watch, alerts)
-        processing_event.collect_events(*years, *watches.values(), *alerts.values())
+        storage.collect(processing_event, *years, *watches.values(), *alerts.values())
 
     def _year_loaded(self, message: HallMessage, watches: dict[UUID, Watch],
                      alerts: dict[UUID, Alert]) -> Any:
