@@ -103,12 +103,12 @@ def router(views: Views, keys: Keyring, clock: Callable[[], datetime],
                                    "as_of")
             moment = bounded_time(as_of, "as_of", floor) if as_of else None
             summary, at = past(case_no, moment, position)
-            return case_body(summary, at, [a for a in views.alerts({"case": case_no})
+            return case_body(summary, at, [a for a in views.case_alerts(case_no)
                                            if _raised(a) <= at])
         summary = views.case(case_no)
         if summary is None:
             raise NotFound(f"case {case_no} is unknown", "case_no")
-        return case_body(summary, clock(), views.alerts({"case": case_no}))
+        return case_body(summary, clock(), views.case_alerts(case_no))
 
     @api.get("/v1/alerts", response_model=AlertPage, responses=documented(403, 422))
     def get_alerts(principal: Annotated[Principal,

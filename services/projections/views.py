@@ -232,16 +232,32 @@ class Views:
 
     # -- reading -----------------------------------------------------------------
 
+    # The reads of one case pick each row's latest version themselves (ORDER BY version
+    # DESC, LIMIT 1 BY key) instead of FINAL: the same rows, by primary key, without
+    # merging every part's range (FINAL was three quarters of a case view's time).
+
     def case(self, case_no: str) -> CaseSummary | None:
         rows = self.client.query(
-            f"SELECT summary FROM {DATABASE}.cases FINAL WHERE case_no = {{n:String}}",
-            parameters={"n": case_no}).result_rows
+            f"SELECT summary FROM {DATABASE}.cases WHERE case_no = {{n:String}} "
+            "ORDER BY version DESC LIMIT 1", parameters={"n": case_no}).result_rows
         return CaseSummary.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def case_alerts(self, case_no: str) -> list[dict[str, Any]]:
+        """Every alert of a case as it stands now, newest first (as ``alerts``)."""
+        rows = self.client.query(
+            f"SELECT body FROM {DATABASE}.alerts WHERE alert_id IN (SELECT alert_id FROM "
+            f"{DATABASE}.alerts_by_case WHERE case_no = {{n:String}}) "
+            "ORDER BY alert_id, version DESC LIMIT 1 BY alert_id",
+            parameters={"n": case_no}).result_rows
+        alerts = [json.loads(r[0]) for r in rows]
+        alerts.sort(key=lambda a: a["alert_id"])
+        alerts.sort(key=lambda a: datetime.fromisoformat(a["raised_at"]), reverse=True)
+        return alerts
 
     def history(self, case_no: str) -> list[dict[str, Any]]:
         rows = self.client.query(
-            f"SELECT cloudevent FROM {DATABASE}.events FINAL WHERE subject = {{n:String}} "
-            "ORDER BY position", parameters={"n": case_no}).result_rows
+            f"SELECT cloudevent FROM {DATABASE}.events WHERE subject = {{n:String}} "
+            "ORDER BY position LIMIT 1 BY position", parameters={"n": case_no}).result_rows
         return [json.loads(r[0]) for r in rows]
 
     def alerts(self, filters: dict[str, str], since: datetime | None = None,

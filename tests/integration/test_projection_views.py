@@ -56,6 +56,40 @@ def test_writing_the_same_batch_twice_changes_nothing(settings, clock, views):
     assert views.snapshot() == once
 
 
+def test_a_case_read_takes_each_rows_latest_version_from_unmerged_parts(
+        settings, clock, views):
+    """The case, its alerts and its history are read by key without FINAL: with every
+    write in a part of its own (nothing merged), each still comes once, as it stands."""
+    from services.common.clickhouse import DATABASE
+    from services.common.messages import Message
+
+    intake = build(settings, clock)
+    intake.store.record(accepted("C1"), "H1")
+    intake.store.record(completed("C1", "2026-10-09T10:00:00+08:00"), "H1")
+    batch = LogSource(intake.store, lambda: 0, lambda p: None).poll(100, 0)
+    views.client.command(f"SYSTEM STOP MERGES {DATABASE}.cases")
+    views.client.command(f"SYSTEM STOP MERGES {DATABASE}.alerts")
+    views.client.command(f"SYSTEM STOP MERGES {DATABASE}.events")
+    alert = {"alert_id": "A1", "rule": "deadline.warning", "severity": "yellow",
+             "status": "raised", "hall_id": "H1", "case_no": "C1", "window_id": "",
+             "staff_id": "", "raised_at": "2026-10-08T09:00:00+08:00",
+             "updated_at": "2026-10-08T09:00:00+08:00", "notice_due_at": None,
+             "version": 1, "position": 1}
+    newer = {**alert, "status": "cleared", "updated_at": "2026-10-09T10:00:00+08:00",
+             "version": 2, "position": 2}
+    other = {**alert, "alert_id": "A2", "raised_at": "2026-10-09T09:00:00+08:00"}
+    for part in ([*batch, Message("alerts", 0, 1, "C1", alert)],
+                 [Message("alerts", 0, 2, "C1", newer)], batch[:1],  # an older state again
+                 [Message("alerts", 0, 3, "C1", other)], [Message("alerts", 0, 2, "C1", newer)]):
+        views.write(part)
+    assert views.client.query(f"SELECT count() FROM {DATABASE}.cases").result_rows[0][0] == 2
+    assert views.case("C1").status == "completed"
+    assert [(a["alert_id"], a["status"]) for a in views.case_alerts("C1")] == [
+        ("A2", "raised"), ("A1", "cleared")]  # newest first
+    assert [e["type"] for e in views.history("C1")] == ["cn.gov.hall.case.accepted",
+                                                       "cn.gov.hall.case.completed"]
+
+
 def test_a_kafka_consumer_group_feeds_the_views_and_commits_after_writing(
         pg_settings, clock, kafka, views):
     topic = f"hall.events.{uuid.uuid4().hex[:8]}"
