@@ -17,6 +17,7 @@ never import each other; only this module knows them all.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,7 @@ class System:
     projections: Projections | None = None
     relays: list[Relay] = field(default_factory=list)
     hall_store: HallStore | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
 
     @property
     def routers(self) -> list[APIRouter]:
@@ -62,19 +64,28 @@ class System:
         """Start every background loop of this process (each in its own thread)."""
         if self.projections is not None:
             self.projections.stop = self.stop
-            self.projections.start()
+            self.threads.append(self.projections.start())
         if self.supervision is not None:
             self.supervision.stop = self.stop
-            self.supervision.start()
+            self.threads.append(self.supervision.start())
         for each in self.relays:
-            each.start(self.stop, self.settings.poll_seconds)
+            self.threads.append(each.start(self.stop, self.settings.poll_seconds))
         if self.intake is not None:  # the log chain's head, published (services/intake/heads)
             self.intake.start_heads(self.stop, self.projections.views.client
                                     if self.projections is not None else None)
 
-    def close(self) -> None:
-        """Ask every loop to stop, then close the stores and consumers."""
+    def close(self, wait_seconds: float = 10.0) -> None:
+        """Ask every loop to stop, wait for each to end its round (up to
+        ``wait_seconds``), then close the stores and consumers: a round cut short by a
+        closed store would only be rewound and logged as failed."""
         self.stop.set()
+        for app in (self.intake.store if self.intake is not None else self.hall_store,
+                    self.supervision.app if self.supervision is not None else None):
+            if app is not None:
+                app.written.notify()  # a loop waiting for the log to grow looks again now
+        deadline = time.monotonic() + wait_seconds
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self.projections is not None:
             for source in self.projections.sources:
                 source.close()
