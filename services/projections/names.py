@@ -11,6 +11,7 @@ the documents print ids.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,16 @@ from typing import Any
 from services.common.clickhouse import DATABASE
 
 # By the primary key (subject first), without FINAL: a replayed load is the same row, and
-# this runs on every live-view read.
-LATEST = (f"SELECT cloudevent FROM {DATABASE}.events WHERE subject = 'directory' "
-          "AND type = 'directory.loaded' ORDER BY position DESC LIMIT 1")
+# this runs on every live-view read. Which load is the latest is asked first; the document
+# (hundreds of kilobytes for a city's halls, staff and matters) is read and parsed only
+# when that changed.
+DIRECTORY = f"{DATABASE}.events WHERE subject = 'directory' AND type = 'directory.loaded'"
+LATEST_POSITION = f"SELECT max(position), count() FROM {DIRECTORY}"
+LATEST = f"SELECT cloudevent FROM {DIRECTORY} ORDER BY position DESC LIMIT 1"
+# Per client (a process may read several databases): the latest load's (position, number
+# of loads) and its names.
+_parsed: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int], Names]] = \
+    weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,16 @@ class Names:
     @classmethod
     def latest(cls, client: Any) -> Names:
         """The latest directory in the views, or no names at all."""
+        position, loads = client.query(LATEST_POSITION).result_rows[0]
+        key = (int(position or 0), int(loads))
+        known = _parsed.get(client)
+        if known is not None and known[0] == key:
+            return known[1]
         rows = client.query(LATEST).result_rows
-        if not rows:
-            return cls()
-        return cls.from_document(json.loads(rows[0][0]).get("data") or {})
+        names = cls.from_document(json.loads(rows[0][0]).get("data") or {}) if rows \
+            else cls()
+        _parsed[client] = (key, names)
+        return names
 
     def name(self, scope: str, row: Mapping[str, Any]) -> str | None:
         """The name of the unit a row of ``scope`` is about, or None if unknown."""
