@@ -4,7 +4,7 @@
     python bench/profiling.py record_batch  # HallStore.record_batch, 1,000 a call (NDJSON)
     python bench/profiling.py supervision   # Supervision.handle, rounds of 1,000
     python bench/profiling.py sink          # Views.write
-    python bench/profiling.py read          # a case view's reads (views.case + alerts)
+    python bench/profiling.py read          # a case view's reads (views.case + case_alerts)
 
 Embedded (SQLite, chDB) by default; ``--postgres DSN`` puts the stores on PostgreSQL.
 """
@@ -75,7 +75,7 @@ def main() -> None:
             def read() -> None:
                 for case_no in cases:  # what GET /v1/cases/{no} asks ClickHouse
                     views.case(case_no)
-                    views.alerts({"case": case_no})
+                    views.case_alerts(case_no)
             print(f"{len(cases)} case views read")
             print(stages.profile(read, args.top))
 
