@@ -32,7 +32,8 @@ CLUSTER = "{cluster}"  # a macro each node defines (deploy/clickhouse/cluster/ma
 SHARDED = {"events": "cityHash64(hall_id)", "cases": "cityHash64(hall_id)",
            "alerts": "cityHash64(hall_id)", "alerts_by_case": "cityHash64(case_no)",
            "open_cases": "cityHash64(hall_id)", "case_days": "cityHash64(hall_id)",
-           "day_events": "cityHash64(hall_id)", "cases_by_hall": "cityHash64(hall_id)"}
+           "day_events": "cityHash64(hall_id)", "cases_by_hall": "cityHash64(hall_id)",
+           "day_staff": "cityHash64(hall_id)"}
 LOCAL = "_local"
 _ALTER = re.compile(r"^ALTER TABLE (?P<db>\w+)\.(?P<table>\w+) (?P<rest>.*)$", re.S)
 _CREATE = re.compile(

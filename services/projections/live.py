@@ -59,24 +59,25 @@ SELECT {{keys}}, severity, count() AS n FROM {DATABASE}.alerts FINAL
 WHERE {OPEN_ALERT} {{and_where}} GROUP BY {{keys}}, severity"""
 
 # Each staff member's latest post event today says whether they are away; anyone who
-# did anything today and is not away is on post. Read from the day's staff events
-# (day_events) without FINAL: every aggregate here gives the same answer if an event was
-# written twice (latest-of, distinct staff, distinct after-hours records).
+# did anything today and is not away is on post. Read from day_staff (0007_day_staff.sql):
+# one row per person, window and day under FINAL, the latest post event or none. The
+# after-hours services in progress come from the day's after-hours records in day_events;
+# counted as distinct records, so a record written twice counts once.
 POSTS = f"""
-SELECT {{keys}},
-  uniqExactIf(staff_id, last_post.1 != 'post.absence_noticed') AS staff_on_post,
-  countIf(last_post.1 = 'post.absence_noticed') AS staff_absent,
-  countIf(last_post.1 = 'post.absence_noticed' AND last_post.2 = '') AS posts_uncovered,
-  sum(after_hours_now) AS after_hours_in_progress
+SELECT {{keys}}, sum(on_post) AS staff_on_post, sum(absent) AS staff_absent,
+  sum(uncovered) AS posts_uncovered, sum(serving) AS after_hours_in_progress
 FROM (
-  SELECT hall_id, window_id, staff_id,
-    argMaxIf((type, substitute_staff_id), time,
-             type IN ('post.absence_noticed', 'post.resumed')) AS last_post,
-    uniqExactIf(id, type = 'service.after_hours' AND span_start <= {NOW}
-                AND span_end > {NOW}) AS after_hours_now
+  SELECT {{keys}}, uniqExactIf(staff_id, post_type != 'post.absence_noticed') AS on_post,
+    countIf(post_type = 'post.absence_noticed') AS absent,
+    countIf(post_type = 'post.absence_noticed' AND substitute_staff_id = '') AS uncovered,
+    0 AS serving
+  FROM {DATABASE}.day_staff FINAL WHERE day = {{day:Date}} {{and_where}} GROUP BY {{keys}}
+  UNION ALL
+  SELECT {{keys}}, 0, 0, 0, uniqExact(id)
   FROM {DATABASE}.day_events
-  WHERE day = {{day:Date}} {{and_where}}
-  GROUP BY hall_id, window_id, staff_id)
+  WHERE day = {{day:Date}} AND type = 'service.after_hours' AND span_start <= {NOW}
+    AND span_end > {NOW} {{and_where}}
+  GROUP BY {{keys}})
 GROUP BY {{keys}}"""
 
 # The dashboard's queries each read one day's rows, the open cases, or one hall's: a

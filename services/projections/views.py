@@ -28,7 +28,7 @@ from services.common.metrics import PROJECTED
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
 # the views a rebuild replaces
 TABLES = ("events", "cases", "alerts", "alerts_by_case", "open_cases", "case_days",
-          "day_events", "cases_by_hall")
+          "day_events", "cases_by_hall", "day_staff")
 log = logging.getLogger(__name__)
 
 
@@ -73,6 +73,10 @@ DECIDED_STATUSES = ("completed", "delivered")
 OPEN_COLUMNS = ["case_no", "hall_id", "window_id", "staff_id", "matter_code", "matter_name",
                 "kind", "status", "accepted_at", "due_at", "yellow_at", "closed_at",
                 "provisional", "suspended_since", "version", "closed"]
+DAY_STAFF_COLUMNS = ["day", "hall_id", "window_id", "staff_id", "post_at", "post_type",
+                     "substitute_staff_id"]
+POST_TYPES = ("post.absence_noticed", "post.resumed")
+NO_POST = datetime.fromtimestamp(0, CHINA_TZ)  # day_staff's version for an act not on post
 PAGE_COLUMNS = OPEN_COLUMNS[:-1]  # cases_by_hall: a page's columns, without ``closed``
 DAY_COLUMNS = ["day", "kind", "hall_id", "case_no", "window_id", "version"]
 DAY_EVENT_COLUMNS = ["day", "hall_id", "window_id", "staff_id", "time", "id", "type",
@@ -82,6 +86,14 @@ _OPEN_FROM_CASE = [_AT[name] for name in OPEN_COLUMNS[:-1]]
 # Closed cases' rows written to open_cases between two CLEANUP merges asked for by the
 # sink (the table's own settings also clean up, but only once parts are a minute old).
 CLEANUP_EVERY = 20_000
+
+
+def _day_staff(row: list[Any]) -> list[Any]:
+    """A day_events row as day_staff keeps it: the post event, or an act with none."""
+    day, hall, window, staff, moment, _id, kind, substitute = row[:8]
+    if kind in POST_TYPES:
+        return [day, hall, window, staff, moment, kind, substitute]
+    return [day, hall, window, staff, NO_POST, "", ""]
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -150,6 +162,15 @@ class Views:
             if staffed:
                 self.client.insert(self.table("day_events"), staffed,
                                    column_names=DAY_EVENT_COLUMNS)
+                # One row per person, window and day a batch: the last of the latest (as
+                # ReplacingMergeTree keeps the last inserted of equal versions).
+                people: dict[tuple[Any, ...], list[Any]] = {}
+                for row in map(_day_staff, staffed):
+                    known = people.get(key := tuple(row[:4]))
+                    if known is None or row[4] >= known[4]:
+                        people[key] = row
+                self.client.insert(self.table("day_staff"), list(people.values()),
+                                   column_names=DAY_STAFF_COLUMNS)
         if cases:
             rows = list(cases.values())
             self.client.insert(self.table("cases"), rows, column_names=CASE_COLUMNS)
@@ -318,7 +339,8 @@ class Views:
                            ("alerts", "alert_id"), ("open_cases", "case_no"),
                            ("case_days", "day, kind, hall_id, case_no"),
                            ("day_events", "day, hall_id, window_id, staff_id, id"),
-                           ("cases_by_hall", "hall_id, case_no")):
+                           ("cases_by_hall", "hall_id, case_no"),
+                           ("day_staff", "day, hall_id, window_id, staff_id")):
             out[table] = self.client.query(
                 f"SELECT * FROM {DATABASE}.{table} FINAL ORDER BY {key}").result_rows
         return out

@@ -182,19 +182,22 @@ def test_cases_written_before_the_clock_column_existed_keep_their_lights(today):
 
 
 def test_the_counters_do_not_move_when_the_days_events_are_written_twice(today):
-    """The post counters read the day's staff events without FINAL: a redelivered event,
-    not yet merged away, must count once."""
+    """The after-hours counter reads the day's staff events without FINAL: a redelivered
+    event, not yet merged away, must count once (and so must a person's row written
+    again in day_staff, read with FINAL)."""
     from services.common.clickhouse import DATABASE
 
     client = today.projections.views.client
     halls, windows = get(today, "/v1/halls"), get(today, "/v1/halls/H1/windows")
     assert any(h["after_hours_in_progress"] and h["posts_uncovered"] for h in halls["halls"])
     client.command(f"INSERT INTO {DATABASE}.day_events SELECT * FROM {DATABASE}.day_events")
+    client.command(f"INSERT INTO {DATABASE}.day_staff SELECT * FROM {DATABASE}.day_staff")
     try:
         assert get(today, "/v1/halls") == halls
         assert get(today, "/v1/halls/H1/windows") == windows
     finally:
         client.command(f"OPTIMIZE TABLE {DATABASE}.day_events FINAL")
+        client.command(f"OPTIMIZE TABLE {DATABASE}.day_staff FINAL")
 
 
 def _rows(client, sql: str) -> list[tuple]:
@@ -221,14 +224,15 @@ def test_views_written_before_the_dashboard_tables_existed_fill_them_once(today)
     client = today.projections.views.client
     halls, windows = get(today, "/v1/halls"), get(today, "/v1/halls/H1/windows")
     order = {"open_cases": "case_no, version", "case_days": "case_no, version",
-             "day_events": "id", "cases_by_hall": "case_no, version"}
+             "day_events": "id", "cases_by_hall": "case_no, version",
+             "day_staff": "day, hall_id, window_id, staff_id"}
     tables = tuple(order)
     before = {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY {order[t]}")
               for t in tables}
     assert len(before["day_events"]) > 5
     for table in tables:
         client.command(f"DROP TABLE hallwatch.{table}")
-    apply_schema(client)  # schemas 4 and 5 create them and copy from the cases view
+    apply_schema(client)  # schemas 4, 5 and 7 create them and copy from the views
     assert {t: _rows(client, f"SELECT * FROM {{db}}.{t} FINAL ORDER BY {order[t]}")
             for t in tables} == before
     apply_schema(client)  # and only once: the copy needs the table empty

@@ -99,6 +99,7 @@ def test_the_schema_applies_again_without_change(settings, clock):
     before = views.snapshot()
     assert apply_schema(views.client) == ["0001_views", "0002_alerts_by_case",
                                           "0003_narrow_columns", "0004_dashboard_tables",
-                                          "0005_cases_by_hall", "0006_bulletin_columns"]
+                                          "0005_cases_by_hall", "0006_bulletin_columns",
+                                          "0007_day_staff"]
     assert views.snapshot() == before
     world.close()
