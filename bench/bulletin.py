@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -38,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import workdir  # noqa: E402
 from hallwatch.calendar import CHINA_TZ  # noqa: E402
 from services.common.clickhouse import DATABASE, connect  # noqa: E402
 from services.projections.bulletin import Bulletins  # noqa: E402
@@ -169,9 +168,7 @@ def fill(client: Any, events: int, halls: int, log: Callable[[str], None]) -> fl
 def run(events: int = 10_000_000, halls: int = 30, reps: int = 3,
         scopes: tuple[str, ...] = ("hall", "staff"), data_dir: Path | None = None,
         log: Callable[[str], None] = print) -> dict[str, Any]:
-    keep = data_dir is not None
-    directory = data_dir or Path(tempfile.mkdtemp(prefix="hallwatch-bench-bulletin-"))
-    try:
+    with workdir(data_dir, "hallwatch-bench-bulletin-") as directory:
         views = Views(connect(f"chdb:///{directory / 'chdb'}"))
         client = views.client
         held = int(client.query(f"SELECT count() FROM {DATABASE}.events").result_rows[0][0])
@@ -220,9 +217,6 @@ def run(events: int = 10_000_000, halls: int = 30, reps: int = 3,
                                   if f.is_file()),
                 "target_seconds": TARGET_SECONDS, "seconds": timings, "bulletins": checks,
                 "load_average": list(os.getloadavg()), "cpus": os.cpu_count()}
-    finally:
-        if not keep:
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,14 +9,17 @@ and the issue's target (issue 12's table), with the ratio between the two.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 START = datetime.fromisoformat("2026-11-02T09:00:00+08:00")
@@ -150,3 +153,15 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "platform": platform.platform(),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "packages": versions}
+
+
+@contextlib.contextmanager
+def workdir(keep: Path | None, prefix: str = "hallwatch-bench-") -> Iterator[Path]:
+    """``keep`` (created if missing; its data stays for the next run), else a temporary
+    directory, removed afterwards."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as tmp:
+        yield Path(tmp)

@@ -24,10 +24,9 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from bench.common import (  # noqa: E402
     Raw,
     accepted,
     machine,
+    workdir,
 )
 from services.common import storage  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
@@ -500,16 +500,6 @@ def write_floors(figures: list[Figure], command: str, path: Path = FLOORS) -> No
                  "raw limit where there is one); `bench/run.py --check` fails under them",
         "command": command, "written": datetime.now(UTC).isoformat(timespec="seconds"),
         "floors": floors}, indent=2, ensure_ascii=False) + "\n")
-
-
-@contextlib.contextmanager
-def workdir(keep: Path | None) -> Iterator[Path]:
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        yield keep
-        return
-    with tempfile.TemporaryDirectory(prefix="hallwatch-bench-") as tmp:
-        yield Path(tmp)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,7 @@ import argparse
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -38,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from bench.common import workdir  # noqa: E402
 from hallwatch.calendar import CHINA_TZ  # noqa: E402
 from hallwatch.summary import CaseSummary  # noqa: E402
 from services.common import logs  # noqa: E402
@@ -184,9 +183,7 @@ def run(cases: int = 1_000_000, halls: int = 30, windows: int = 8, reps: int = 2
         data_dir: Path | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fill (unless ``data_dir`` already holds ``cases`` cases) and measure; the results
     as a JSON-ready dict."""
-    keep = data_dir is not None
-    directory = data_dir or Path(tempfile.mkdtemp(prefix="hallwatch-bench-views-"))
-    try:
+    with workdir(data_dir, "hallwatch-bench-views-") as directory:
         views = Views(connect(f"chdb:///{directory / 'chdb'}"))
         present = int(views.client.query(
             f"SELECT count() FROM {DATABASE}.cases").result_rows[0][0])
@@ -218,9 +215,6 @@ def run(cases: int = 1_000_000, halls: int = 30, windows: int = 8, reps: int = 2
                 "target_p99_ms": TARGET_P99_MS, "routes": routes,
                 "select_1": _percentiles(floor), "load_average": list(os.getloadavg()),
                 "cpus": os.cpu_count()}
-    finally:
-        if not keep:
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
