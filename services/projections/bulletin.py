@@ -59,18 +59,13 @@ class Bulletins:
         """The names (and statutory days) of the latest directory in the views."""
         return Names.latest(self.client)
 
-    def counts(self, scope: str, period: Period, now: datetime, names: Names | None = None
-               ) -> dict[tuple[str, ...], dict[str, int]]:
-        """Every count of every row of ``scope`` in ``period``, as known at ``now``.
-        Rows whose key is unknown (e.g. events naming no window) are left out.
-        ``names``: the directory to judge by (default: the latest in the views)."""
-        return self.counts_of(scope, [period], now, names)[period]
-
     def counts_of(self, scope: str, periods: list[Period], now: datetime,
                   names: Names | None = None
                   ) -> dict[Period, dict[tuple[str, ...], dict[str, int]]]:
-        """``counts`` of several periods of one kind (they never overlap), read in one
-        pass over each view."""
+        """Every count of every row of ``scope`` in each of ``periods`` (of one kind: they
+        never overlap), as known at ``now``, read in one pass over each view. Rows whose
+        key is unknown (e.g. events naming no window) are left out. ``names``: the
+        directory to judge by (default: the latest in the views)."""
         names = names if names is not None else self.names()
         periods = list(dict.fromkeys(periods))  # a year's "year before" is its previous
         if len({p.kind for p in periods}) > 1:
@@ -118,14 +113,10 @@ class Bulletins:
                     total[name] += row[name]
         return out
 
-    def rows(self, scope: str, period: Period, now: datetime, names: Names | None = None
-             ) -> list[dict[str, Any]]:
-        """The rows of ``scope`` with their counts, rates, score and rank."""
-        return self.rows_of(scope, [period], now, names)[period]
-
     def rows_of(self, scope: str, periods: list[Period], now: datetime,
                 names: Names | None = None) -> dict[Period, list[dict[str, Any]]]:
-        """``rows`` of several periods of one kind, read together."""
+        """The rows of ``scope`` in each of ``periods`` (read together, as ``counts_of``)
+        with their counts, rates, score and rank."""
         out = {}
         for period, counted in self.counts_of(scope, periods, now, names).items():
             rows = []
@@ -191,14 +182,9 @@ class Bulletins:
         """The last ``count`` periods of the same kind, oldest first, ending with it."""
         return [period.shifted(-steps) for steps in range(count - 1, -1, -1)]
 
-    def trend(self, period: Period, now: datetime, count: int = TREND_PERIODS,
-              names: Names | None = None) -> list[dict[str, Any]]:
-        """Totals' rates over the last ``count`` periods of the same kind, oldest first."""
-        periods = self.trend_periods(period, count)
-        return self._trend(periods, self.rows_of("hall", periods, now, names))
-
     def _trend(self, periods: list[Period], rows: Mapping[Period, list[dict[str, Any]]]
                ) -> list[dict[str, Any]]:
+        """Totals' rates of each of ``periods`` (oldest first) from their rows per hall."""
         out = []
         for past in periods:
             totals = self.totals(rows[past])

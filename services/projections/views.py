@@ -82,7 +82,7 @@ DAY_COLUMNS = ["day", "kind", "hall_id", "case_no", "window_id", "version"]
 DAY_EVENT_COLUMNS = ["day", "hall_id", "window_id", "staff_id", "time", "id", "type",
                      "substitute_staff_id", "span_start", "span_end"]
 _AT = {name: i for i, name in enumerate(CASE_COLUMNS)}
-_OPEN_FROM_CASE = [_AT[name] for name in OPEN_COLUMNS[:-1]]
+_PAGE_FROM_CASE = [_AT[name] for name in PAGE_COLUMNS]
 # Closed cases' rows written to open_cases between two CLEANUP merges asked for by the
 # sink (the table's own settings also clean up, but only once parts are a minute old).
 CLEANUP_EVERY = 20_000
@@ -194,7 +194,7 @@ class Views:
         for row in rows:
             status = row[_AT["status"]]
             closed = status not in OPEN_STATUSES
-            page = [row[i] for i in _OPEN_FROM_CASE]
+            page = [row[i] for i in _PAGE_FROM_CASE]
             paged.append(page)
             opened.append([*page, int(closed)])
             self.closed_since_cleanup += closed
